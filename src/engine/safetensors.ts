@@ -1,0 +1,125 @@
+// safetensors read/write (format: huggingface/safetensors README): 8-byte little-endian header
+// length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
+// {str: str}}, then the raw little-endian tensor bytes. Interoperable with PyTorch's
+// safetensors.torch.save_file / load_file.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor, tensor, tidy } from './tensor';
+import { DType, elementSize, typedView } from './dtype';
+
+const TO_ST: Record<DType, string> = {
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
+};
+const FROM_ST: Record<string, DType> = Object.fromEntries(
+  Object.entries(TO_ST).map(([k, v]) => [v, k as DType]),
+) as Record<string, DType>;
+
+export interface SafetensorsFile {
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Parses a safetensors buffer; every error names `source`. */
+export function parseSafetensors(buf: Buffer, source = '<buffer>'): SafetensorsFile {
+  const bad = (msg: string): never => {
+    throw new Error(`safetensors ${source}: ${msg}`);
+  };
+  if (buf.length < 8) bad('file is shorter than its 8-byte header length');
+  const n = Number(buf.readBigUInt64LE(0));
+  if (n > buf.length - 8 || n > 100 * 1024 * 1024) bad(`header length ${n} exceeds the file size ${buf.length}`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
+  } catch (e) {
+    return bad(`header is not valid JSON (${(e as Error).message})`);
+  }
+  const dataStart = 8 + n;
+  const dataLen = buf.length - dataStart;
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const tensors: Record<string, Tensor> = {};
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const { dtype, shape, data_offsets: off } = info as { dtype: string; shape: number[]; data_offsets: number[] };
+    const dt = FROM_ST[dtype];
+    if (!dt) bad(`tensor '${name}' has unsupported dtype ${dtype}`);
+    if (!Array.isArray(shape) || !Array.isArray(off) || off.length !== 2) bad(`tensor '${name}' has a malformed entry`);
+    const numel = shape.reduce((a, b) => a * b, 1);
+    const [b, e] = off;
+    if (b < 0 || e > dataLen || e - b !== numel * elementSize(dt)) {
+      bad(`tensor '${name}': data_offsets [${b}, ${e}] do not match shape [${shape}] ${dtype} within ${dataLen} data bytes`);
+    }
+    // Copy into an aligned buffer: typed arrays need element alignment.
+    const bytes = new ArrayBuffer(e - b);
+    new Uint8Array(bytes).set(buf.subarray(dataStart + b, dataStart + e));
+    tensors[name] = tensor(typedView(dt, bytes), shape, dt);
+  }
+  return { tensors, metadata };
+}
+
+/** Reads a .safetensors file into tensors (on the CPU). */
+export function loadSafetensors(file: string): Record<string, Tensor> {
+  return loadSafetensorsFile(file).tensors;
+}
+
+export function loadSafetensorsFile(file: string): SafetensorsFile {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`safetensors ${file}: cannot read (${(e as Error).message})`);
+  }
+  return parseSafetensors(buf, file);
+}
+
+/** Serializes tensors (any device/layout; written contiguous, little-endian) to a buffer. */
+export function serializeSafetensors(record: Record<string, Tensor>, metadata?: Record<string, string>): Buffer {
+  const names = Object.keys(record).sort();
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const name of names) {
+    const t = record[name];
+    if (!(t instanceof Tensor)) throw new TypeError(`saveSafetensors: '${name}' is not a Tensor`);
+    const dt = t.dtype;
+    const arr = tidy(() => t.toArray());
+    const bytes = Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
+    header[name] = { dtype: TO_ST[dt], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([len, Buffer.from(json, 'utf8'), ...chunks]);
+}
+
+/** Writes tensors to a .safetensors file atomically (temp file + rename). */
+export function saveSafetensors(file: string, record: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  writeFileAtomic(file, serializeSafetensors(record, metadata));
+}
+
+/** Writes a file so that readers see either the old or the new content, never a partial one. */
+export function writeFileAtomic(file: string, data: Buffer | string): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    if (typeof data === 'string') fs.writeSync(fd, data);
+    else fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}

@@ -1,0 +1,2 @@
+// ltkit: deep learning on class-imbalanced (long-tailed) data, over libtorch.
+export * from './engine';
