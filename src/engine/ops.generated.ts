@@ -239,6 +239,15 @@ let id227 = -1;
 let id228 = -1;
 let id229 = -1;
 let id230 = -1;
+let id231 = -1;
+let id232 = -1;
+let id233 = -1;
+let id234 = -1;
+let id235 = -1;
+let id236 = -1;
+let id237 = -1;
+let id238 = -1;
+let id239 = -1;
 
 /**
  * aten::add
@@ -585,16 +594,40 @@ export function nanToNum(self_: Tensor, o?: { nan?: number | null; posinf?: numb
 }
 
 /**
+ * aten::softplus
+ *   aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor
+ */
+export function softplus(self_: Tensor, o?: { beta?: number; threshold?: number }): Tensor {
+  return callOp((id44 >= 0 ? id44 : (id44 = op("aten::softplus", ""))), [self_, o?.beta, o?.threshold]) as Tensor;
+}
+
+/**
+ * aten::log_sigmoid
+ *   aten::log_sigmoid(Tensor self) -> Tensor
+ */
+export function logSigmoid(self_: Tensor): Tensor {
+  return callOp((id45 >= 0 ? id45 : (id45 = op("aten::log_sigmoid", ""))), [self_]) as Tensor;
+}
+
+/**
+ * aten::silu
+ *   aten::silu(Tensor self) -> Tensor
+ */
+export function silu(self_: Tensor): Tensor {
+  return callOp((id46 >= 0 ? id46 : (id46 = op("aten::silu", ""))), [self_]) as Tensor;
+}
+
+/**
  * aten::eq
  *   aten::eq.Tensor(Tensor self, Tensor other) -> Tensor
  *   aten::eq.Scalar(Tensor self, Scalar other) -> Tensor
  */
 export function eq(self_: Tensor, other: Tensor | number): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    return callOp((id44 >= 0 ? id44 : (id44 = op("aten::eq", "Tensor"))), [self_, other]) as Tensor;
+    return callOp((id47 >= 0 ? id47 : (id47 = op("aten::eq", "Tensor"))), [self_, other]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    return callOp((id45 >= 0 ? id45 : (id45 = op("aten::eq", "Scalar"))), [self_, other]) as Tensor;
+    return callOp((id48 >= 0 ? id48 : (id48 = op("aten::eq", "Scalar"))), [self_, other]) as Tensor;
   }
   throw new TypeError("eq(): arguments match no overload of aten::eq: " + "aten::eq.Tensor(Tensor self, Tensor other) -> Tensor | aten::eq.Scalar(Tensor self, Scalar other) -> Tensor");
 }
@@ -606,10 +639,10 @@ export function eq(self_: Tensor, other: Tensor | number): Tensor {
  */
 export function ne(self_: Tensor, other: Tensor | number): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    return callOp((id46 >= 0 ? id46 : (id46 = op("aten::ne", "Tensor"))), [self_, other]) as Tensor;
+    return callOp((id49 >= 0 ? id49 : (id49 = op("aten::ne", "Tensor"))), [self_, other]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    return callOp((id47 >= 0 ? id47 : (id47 = op("aten::ne", "Scalar"))), [self_, other]) as Tensor;
+    return callOp((id50 >= 0 ? id50 : (id50 = op("aten::ne", "Scalar"))), [self_, other]) as Tensor;
   }
   throw new TypeError("ne(): arguments match no overload of aten::ne: " + "aten::ne.Tensor(Tensor self, Tensor other) -> Tensor | aten::ne.Scalar(Tensor self, Scalar other) -> Tensor");
 }
@@ -621,10 +654,10 @@ export function ne(self_: Tensor, other: Tensor | number): Tensor {
  */
 export function lt(self_: Tensor, other: Tensor | number): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    return callOp((id48 >= 0 ? id48 : (id48 = op("aten::lt", "Tensor"))), [self_, other]) as Tensor;
+    return callOp((id51 >= 0 ? id51 : (id51 = op("aten::lt", "Tensor"))), [self_, other]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    return callOp((id49 >= 0 ? id49 : (id49 = op("aten::lt", "Scalar"))), [self_, other]) as Tensor;
+    return callOp((id52 >= 0 ? id52 : (id52 = op("aten::lt", "Scalar"))), [self_, other]) as Tensor;
   }
   throw new TypeError("lt(): arguments match no overload of aten::lt: " + "aten::lt.Tensor(Tensor self, Tensor other) -> Tensor | aten::lt.Scalar(Tensor self, Scalar other) -> Tensor");
 }
@@ -636,10 +669,10 @@ export function lt(self_: Tensor, other: Tensor | number): Tensor {
  */
 export function le(self_: Tensor, other: Tensor | number): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    return callOp((id50 >= 0 ? id50 : (id50 = op("aten::le", "Tensor"))), [self_, other]) as Tensor;
+    return callOp((id53 >= 0 ? id53 : (id53 = op("aten::le", "Tensor"))), [self_, other]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    return callOp((id51 >= 0 ? id51 : (id51 = op("aten::le", "Scalar"))), [self_, other]) as Tensor;
+    return callOp((id54 >= 0 ? id54 : (id54 = op("aten::le", "Scalar"))), [self_, other]) as Tensor;
   }
   throw new TypeError("le(): arguments match no overload of aten::le: " + "aten::le.Tensor(Tensor self, Tensor other) -> Tensor | aten::le.Scalar(Tensor self, Scalar other) -> Tensor");
 }
@@ -651,10 +684,10 @@ export function le(self_: Tensor, other: Tensor | number): Tensor {
  */
 export function gt(self_: Tensor, other: Tensor | number): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    return callOp((id52 >= 0 ? id52 : (id52 = op("aten::gt", "Tensor"))), [self_, other]) as Tensor;
+    return callOp((id55 >= 0 ? id55 : (id55 = op("aten::gt", "Tensor"))), [self_, other]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    return callOp((id53 >= 0 ? id53 : (id53 = op("aten::gt", "Scalar"))), [self_, other]) as Tensor;
+    return callOp((id56 >= 0 ? id56 : (id56 = op("aten::gt", "Scalar"))), [self_, other]) as Tensor;
   }
   throw new TypeError("gt(): arguments match no overload of aten::gt: " + "aten::gt.Tensor(Tensor self, Tensor other) -> Tensor | aten::gt.Scalar(Tensor self, Scalar other) -> Tensor");
 }
@@ -666,10 +699,10 @@ export function gt(self_: Tensor, other: Tensor | number): Tensor {
  */
 export function ge(self_: Tensor, other: Tensor | number): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    return callOp((id54 >= 0 ? id54 : (id54 = op("aten::ge", "Tensor"))), [self_, other]) as Tensor;
+    return callOp((id57 >= 0 ? id57 : (id57 = op("aten::ge", "Tensor"))), [self_, other]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    return callOp((id55 >= 0 ? id55 : (id55 = op("aten::ge", "Scalar"))), [self_, other]) as Tensor;
+    return callOp((id58 >= 0 ? id58 : (id58 = op("aten::ge", "Scalar"))), [self_, other]) as Tensor;
   }
   throw new TypeError("ge(): arguments match no overload of aten::ge: " + "aten::ge.Tensor(Tensor self, Tensor other) -> Tensor | aten::ge.Scalar(Tensor self, Scalar other) -> Tensor");
 }
@@ -679,7 +712,7 @@ export function ge(self_: Tensor, other: Tensor | number): Tensor {
  *   aten::logical_not(Tensor self) -> Tensor
  */
 export function logicalNot(self_: Tensor): Tensor {
-  return callOp((id56 >= 0 ? id56 : (id56 = op("aten::logical_not", ""))), [self_]) as Tensor;
+  return callOp((id59 >= 0 ? id59 : (id59 = op("aten::logical_not", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -687,7 +720,7 @@ export function logicalNot(self_: Tensor): Tensor {
  *   aten::logical_and(Tensor self, Tensor other) -> Tensor
  */
 export function logicalAnd(self_: Tensor, other: Tensor): Tensor {
-  return callOp((id57 >= 0 ? id57 : (id57 = op("aten::logical_and", ""))), [self_, other]) as Tensor;
+  return callOp((id60 >= 0 ? id60 : (id60 = op("aten::logical_and", ""))), [self_, other]) as Tensor;
 }
 
 /**
@@ -695,7 +728,7 @@ export function logicalAnd(self_: Tensor, other: Tensor): Tensor {
  *   aten::logical_or(Tensor self, Tensor other) -> Tensor
  */
 export function logicalOr(self_: Tensor, other: Tensor): Tensor {
-  return callOp((id58 >= 0 ? id58 : (id58 = op("aten::logical_or", ""))), [self_, other]) as Tensor;
+  return callOp((id61 >= 0 ? id61 : (id61 = op("aten::logical_or", ""))), [self_, other]) as Tensor;
 }
 
 /**
@@ -703,7 +736,7 @@ export function logicalOr(self_: Tensor, other: Tensor): Tensor {
  *   aten::isnan(Tensor self) -> Tensor
  */
 export function isnan(self_: Tensor): Tensor {
-  return callOp((id59 >= 0 ? id59 : (id59 = op("aten::isnan", ""))), [self_]) as Tensor;
+  return callOp((id62 >= 0 ? id62 : (id62 = op("aten::isnan", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -711,7 +744,15 @@ export function isnan(self_: Tensor): Tensor {
  *   aten::isfinite(Tensor self) -> Tensor
  */
 export function isfinite(self_: Tensor): Tensor {
-  return callOp((id60 >= 0 ? id60 : (id60 = op("aten::isfinite", ""))), [self_]) as Tensor;
+  return callOp((id63 >= 0 ? id63 : (id63 = op("aten::isfinite", ""))), [self_]) as Tensor;
+}
+
+/**
+ * aten::isinf
+ *   aten::isinf(Tensor self) -> Tensor
+ */
+export function isinf(self_: Tensor): Tensor {
+  return callOp((id64 >= 0 ? id64 : (id64 = op("aten::isinf", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -723,16 +764,16 @@ export function isfinite(self_: Tensor): Tensor {
  */
 export function where(condition: Tensor, self_: Tensor | number, other: Tensor | number): Tensor {
   if (condition instanceof Tensor && self_ instanceof Tensor && other instanceof Tensor) {
-    return callOp((id61 >= 0 ? id61 : (id61 = op("aten::where", "self"))), [condition, self_, other]) as Tensor;
+    return callOp((id65 >= 0 ? id65 : (id65 = op("aten::where", "self"))), [condition, self_, other]) as Tensor;
   }
   if (condition instanceof Tensor && self_ instanceof Tensor && typeof other === 'number') {
-    return callOp((id62 >= 0 ? id62 : (id62 = op("aten::where", "ScalarOther"))), [condition, self_, other]) as Tensor;
+    return callOp((id66 >= 0 ? id66 : (id66 = op("aten::where", "ScalarOther"))), [condition, self_, other]) as Tensor;
   }
   if (condition instanceof Tensor && typeof self_ === 'number' && other instanceof Tensor) {
-    return callOp((id63 >= 0 ? id63 : (id63 = op("aten::where", "ScalarSelf"))), [condition, self_, other]) as Tensor;
+    return callOp((id67 >= 0 ? id67 : (id67 = op("aten::where", "ScalarSelf"))), [condition, self_, other]) as Tensor;
   }
   if (condition instanceof Tensor && typeof self_ === 'number' && typeof other === 'number') {
-    return callOp((id64 >= 0 ? id64 : (id64 = op("aten::where", "Scalar"))), [condition, self_, other]) as Tensor;
+    return callOp((id68 >= 0 ? id68 : (id68 = op("aten::where", "Scalar"))), [condition, self_, other]) as Tensor;
   }
   throw new TypeError("where(): arguments match no overload of aten::where: " + "aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor | aten::where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor | aten::where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor | aten::where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor");
 }
@@ -742,7 +783,7 @@ export function where(condition: Tensor, self_: Tensor | number, other: Tensor |
  *   aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool
  */
 export function allclose(self_: Tensor, other: Tensor, o?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean {
-  return callOp((id65 >= 0 ? id65 : (id65 = op("aten::allclose", ""))), [self_, other, o?.rtol, o?.atol, o?.equalNan]) as boolean;
+  return callOp((id69 >= 0 ? id69 : (id69 = op("aten::allclose", ""))), [self_, other, o?.rtol, o?.atol, o?.equalNan]) as boolean;
 }
 
 /**
@@ -750,7 +791,7 @@ export function allclose(self_: Tensor, other: Tensor, o?: { rtol?: number; atol
  *   aten::equal(Tensor self, Tensor other) -> bool
  */
 export function equal(self_: Tensor, other: Tensor): boolean {
-  return callOp((id66 >= 0 ? id66 : (id66 = op("aten::equal", ""))), [self_, other]) as boolean;
+  return callOp((id70 >= 0 ? id70 : (id70 = op("aten::equal", ""))), [self_, other]) as boolean;
 }
 
 /**
@@ -760,11 +801,11 @@ export function equal(self_: Tensor, other: Tensor): boolean {
  */
 export function add_(self_: Tensor, other: Tensor | number, o?: { alpha?: number }): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    callOp((id67 >= 0 ? id67 : (id67 = op("aten::add_", "Tensor"))), [self_, other, o?.alpha]);
+    callOp((id71 >= 0 ? id71 : (id71 = op("aten::add_", "Tensor"))), [self_, other, o?.alpha]);
     return self_;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    callOp((id68 >= 0 ? id68 : (id68 = op("aten::add_", "Scalar"))), [self_, other, o?.alpha]);
+    callOp((id72 >= 0 ? id72 : (id72 = op("aten::add_", "Scalar"))), [self_, other, o?.alpha]);
     return self_;
   }
   throw new TypeError("add_(): arguments match no overload of aten::add_: " + "aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) | aten::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)");
@@ -777,11 +818,11 @@ export function add_(self_: Tensor, other: Tensor | number, o?: { alpha?: number
  */
 export function sub_(self_: Tensor, other: Tensor | number, o?: { alpha?: number }): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    callOp((id69 >= 0 ? id69 : (id69 = op("aten::sub_", "Tensor"))), [self_, other, o?.alpha]);
+    callOp((id73 >= 0 ? id73 : (id73 = op("aten::sub_", "Tensor"))), [self_, other, o?.alpha]);
     return self_;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    callOp((id70 >= 0 ? id70 : (id70 = op("aten::sub_", "Scalar"))), [self_, other, o?.alpha]);
+    callOp((id74 >= 0 ? id74 : (id74 = op("aten::sub_", "Scalar"))), [self_, other, o?.alpha]);
     return self_;
   }
   throw new TypeError("sub_(): arguments match no overload of aten::sub_: " + "aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) | aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)");
@@ -794,11 +835,11 @@ export function sub_(self_: Tensor, other: Tensor | number, o?: { alpha?: number
  */
 export function mul_(self_: Tensor, other: Tensor | number): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    callOp((id71 >= 0 ? id71 : (id71 = op("aten::mul_", "Tensor"))), [self_, other]);
+    callOp((id75 >= 0 ? id75 : (id75 = op("aten::mul_", "Tensor"))), [self_, other]);
     return self_;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    callOp((id72 >= 0 ? id72 : (id72 = op("aten::mul_", "Scalar"))), [self_, other]);
+    callOp((id76 >= 0 ? id76 : (id76 = op("aten::mul_", "Scalar"))), [self_, other]);
     return self_;
   }
   throw new TypeError("mul_(): arguments match no overload of aten::mul_: " + "aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) | aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)");
@@ -811,11 +852,11 @@ export function mul_(self_: Tensor, other: Tensor | number): Tensor {
  */
 export function div_(self_: Tensor, other: Tensor | number): Tensor {
   if (self_ instanceof Tensor && other instanceof Tensor) {
-    callOp((id73 >= 0 ? id73 : (id73 = op("aten::div_", "Tensor"))), [self_, other]);
+    callOp((id77 >= 0 ? id77 : (id77 = op("aten::div_", "Tensor"))), [self_, other]);
     return self_;
   }
   if (self_ instanceof Tensor && typeof other === 'number') {
-    callOp((id74 >= 0 ? id74 : (id74 = op("aten::div_", "Scalar"))), [self_, other]);
+    callOp((id78 >= 0 ? id78 : (id78 = op("aten::div_", "Scalar"))), [self_, other]);
     return self_;
   }
   throw new TypeError("div_(): arguments match no overload of aten::div_: " + "aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) | aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)");
@@ -826,7 +867,7 @@ export function div_(self_: Tensor, other: Tensor | number): Tensor {
  *   aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
  */
 export function addcmul_(self_: Tensor, tensor1: Tensor, tensor2: Tensor, o?: { value?: number }): Tensor {
-  callOp((id75 >= 0 ? id75 : (id75 = op("aten::addcmul_", ""))), [self_, tensor1, tensor2, o?.value]);
+  callOp((id79 >= 0 ? id79 : (id79 = op("aten::addcmul_", ""))), [self_, tensor1, tensor2, o?.value]);
   return self_;
 }
 
@@ -835,7 +876,7 @@ export function addcmul_(self_: Tensor, tensor1: Tensor, tensor2: Tensor, o?: { 
  *   aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
  */
 export function addcdiv_(self_: Tensor, tensor1: Tensor, tensor2: Tensor, o?: { value?: number }): Tensor {
-  callOp((id76 >= 0 ? id76 : (id76 = op("aten::addcdiv_", ""))), [self_, tensor1, tensor2, o?.value]);
+  callOp((id80 >= 0 ? id80 : (id80 = op("aten::addcdiv_", ""))), [self_, tensor1, tensor2, o?.value]);
   return self_;
 }
 
@@ -846,11 +887,11 @@ export function addcdiv_(self_: Tensor, tensor1: Tensor, tensor2: Tensor, o?: { 
  */
 export function lerp_(self_: Tensor, end: Tensor, weight: number | Tensor): Tensor {
   if (self_ instanceof Tensor && end instanceof Tensor && typeof weight === 'number') {
-    callOp((id77 >= 0 ? id77 : (id77 = op("aten::lerp_", "Scalar"))), [self_, end, weight]);
+    callOp((id81 >= 0 ? id81 : (id81 = op("aten::lerp_", "Scalar"))), [self_, end, weight]);
     return self_;
   }
   if (self_ instanceof Tensor && end instanceof Tensor && weight instanceof Tensor) {
-    callOp((id78 >= 0 ? id78 : (id78 = op("aten::lerp_", "Tensor"))), [self_, end, weight]);
+    callOp((id82 >= 0 ? id82 : (id82 = op("aten::lerp_", "Tensor"))), [self_, end, weight]);
     return self_;
   }
   throw new TypeError("lerp_(): arguments match no overload of aten::lerp_: " + "aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!) | aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)");
@@ -861,7 +902,7 @@ export function lerp_(self_: Tensor, end: Tensor, weight: number | Tensor): Tens
  *   aten::sqrt_(Tensor(a!) self) -> Tensor(a!)
  */
 export function sqrt_(self_: Tensor): Tensor {
-  callOp((id79 >= 0 ? id79 : (id79 = op("aten::sqrt_", ""))), [self_]);
+  callOp((id83 >= 0 ? id83 : (id83 = op("aten::sqrt_", ""))), [self_]);
   return self_;
 }
 
@@ -870,7 +911,7 @@ export function sqrt_(self_: Tensor): Tensor {
  *   aten::clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)
  */
 export function clamp_(self_: Tensor, o?: { min?: number | null; max?: number | null }): Tensor {
-  callOp((id80 >= 0 ? id80 : (id80 = op("aten::clamp_", ""))), [self_, o?.min, o?.max]);
+  callOp((id84 >= 0 ? id84 : (id84 = op("aten::clamp_", ""))), [self_, o?.min, o?.max]);
   return self_;
 }
 
@@ -879,7 +920,7 @@ export function clamp_(self_: Tensor, o?: { min?: number | null; max?: number | 
  *   aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)
  */
 export function clampMin_(self_: Tensor, min: number): Tensor {
-  callOp((id81 >= 0 ? id81 : (id81 = op("aten::clamp_min_", ""))), [self_, min]);
+  callOp((id85 >= 0 ? id85 : (id85 = op("aten::clamp_min_", ""))), [self_, min]);
   return self_;
 }
 
@@ -888,7 +929,7 @@ export function clampMin_(self_: Tensor, min: number): Tensor {
  *   aten::relu_(Tensor(a!) self) -> Tensor(a!)
  */
 export function relu_(self_: Tensor): Tensor {
-  callOp((id82 >= 0 ? id82 : (id82 = op("aten::relu_", ""))), [self_]);
+  callOp((id86 >= 0 ? id86 : (id86 = op("aten::relu_", ""))), [self_]);
   return self_;
 }
 
@@ -897,7 +938,7 @@ export function relu_(self_: Tensor): Tensor {
  *   aten::zero_(Tensor(a!) self) -> Tensor(a!)
  */
 export function zero_(self_: Tensor): Tensor {
-  callOp((id83 >= 0 ? id83 : (id83 = op("aten::zero_", ""))), [self_]);
+  callOp((id87 >= 0 ? id87 : (id87 = op("aten::zero_", ""))), [self_]);
   return self_;
 }
 
@@ -908,11 +949,11 @@ export function zero_(self_: Tensor): Tensor {
  */
 export function fill_(self_: Tensor, value: number | Tensor): Tensor {
   if (self_ instanceof Tensor && typeof value === 'number') {
-    callOp((id84 >= 0 ? id84 : (id84 = op("aten::fill_", "Scalar"))), [self_, value]);
+    callOp((id88 >= 0 ? id88 : (id88 = op("aten::fill_", "Scalar"))), [self_, value]);
     return self_;
   }
   if (self_ instanceof Tensor && value instanceof Tensor) {
-    callOp((id85 >= 0 ? id85 : (id85 = op("aten::fill_", "Tensor"))), [self_, value]);
+    callOp((id89 >= 0 ? id89 : (id89 = op("aten::fill_", "Tensor"))), [self_, value]);
     return self_;
   }
   throw new TypeError("fill_(): arguments match no overload of aten::fill_: " + "aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!) | aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)");
@@ -923,7 +964,7 @@ export function fill_(self_: Tensor, value: number | Tensor): Tensor {
  *   aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)
  */
 export function copy_(self_: Tensor, src: Tensor, o?: { nonBlocking?: boolean }): Tensor {
-  callOp((id86 >= 0 ? id86 : (id86 = op("aten::copy_", ""))), [self_, src, o?.nonBlocking]);
+  callOp((id90 >= 0 ? id90 : (id90 = op("aten::copy_", ""))), [self_, src, o?.nonBlocking]);
   return self_;
 }
 
@@ -932,7 +973,7 @@ export function copy_(self_: Tensor, src: Tensor, o?: { nonBlocking?: boolean })
  *   aten::uniform_(Tensor(a!) self, float from=0., float to=1., *, Generator? generator=None) -> Tensor(a!)
  */
 export function uniform_(self_: Tensor, o?: { from?: number; to?: number }): Tensor {
-  callOp((id87 >= 0 ? id87 : (id87 = op("aten::uniform_", ""))), [self_, o?.from, o?.to, undefined]);
+  callOp((id91 >= 0 ? id91 : (id91 = op("aten::uniform_", ""))), [self_, o?.from, o?.to, undefined]);
   return self_;
 }
 
@@ -941,7 +982,7 @@ export function uniform_(self_: Tensor, o?: { from?: number; to?: number }): Ten
  *   aten::normal_(Tensor(a!) self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor(a!)
  */
 export function normal_(self_: Tensor, o?: { mean?: number; std?: number }): Tensor {
-  callOp((id88 >= 0 ? id88 : (id88 = op("aten::normal_", ""))), [self_, o?.mean, o?.std, undefined]);
+  callOp((id92 >= 0 ? id92 : (id92 = op("aten::normal_", ""))), [self_, o?.mean, o?.std, undefined]);
   return self_;
 }
 
@@ -952,11 +993,11 @@ export function normal_(self_: Tensor, o?: { mean?: number; std?: number }): Ten
  */
 export function bernoulli_(self_: Tensor, p?: Tensor, o?: { p?: number }): Tensor {
   if (self_ instanceof Tensor && p === undefined) {
-    callOp((id89 >= 0 ? id89 : (id89 = op("aten::bernoulli_", "float"))), [self_, o?.p, undefined]);
+    callOp((id93 >= 0 ? id93 : (id93 = op("aten::bernoulli_", "float"))), [self_, o?.p, undefined]);
     return self_;
   }
   if (self_ instanceof Tensor && p instanceof Tensor) {
-    callOp((id90 >= 0 ? id90 : (id90 = op("aten::bernoulli_", "Tensor"))), [self_, p, undefined]);
+    callOp((id94 >= 0 ? id94 : (id94 = op("aten::bernoulli_", "Tensor"))), [self_, p, undefined]);
     return self_;
   }
   throw new TypeError("bernoulli_(): arguments match no overload of aten::bernoulli_: " + "aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!) | aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)");
@@ -967,7 +1008,7 @@ export function bernoulli_(self_: Tensor, p?: Tensor, o?: { p?: number }): Tenso
  *   aten::exponential_(Tensor(a!) self, float lambd=1., *, Generator? generator=None) -> Tensor(a!)
  */
 export function exponential_(self_: Tensor, o?: { lambd?: number }): Tensor {
-  callOp((id91 >= 0 ? id91 : (id91 = op("aten::exponential_", ""))), [self_, o?.lambd, undefined]);
+  callOp((id95 >= 0 ? id95 : (id95 = op("aten::exponential_", ""))), [self_, o?.lambd, undefined]);
   return self_;
 }
 
@@ -976,7 +1017,7 @@ export function exponential_(self_: Tensor, o?: { lambd?: number }): Tensor {
  *   aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)
  */
 export function renorm_(self_: Tensor, p: number, dim: number, maxnorm: number): Tensor {
-  callOp((id92 >= 0 ? id92 : (id92 = op("aten::renorm_", ""))), [self_, p, dim, maxnorm]);
+  callOp((id96 >= 0 ? id96 : (id96 = op("aten::renorm_", ""))), [self_, p, dim, maxnorm]);
   return self_;
 }
 
@@ -987,11 +1028,11 @@ export function renorm_(self_: Tensor, p: number, dim: number, maxnorm: number):
  */
 export function maskedFill_(self_: Tensor, mask: Tensor, value: number | Tensor): Tensor {
   if (self_ instanceof Tensor && mask instanceof Tensor && typeof value === 'number') {
-    callOp((id93 >= 0 ? id93 : (id93 = op("aten::masked_fill_", "Scalar"))), [self_, mask, value]);
+    callOp((id97 >= 0 ? id97 : (id97 = op("aten::masked_fill_", "Scalar"))), [self_, mask, value]);
     return self_;
   }
   if (self_ instanceof Tensor && mask instanceof Tensor && value instanceof Tensor) {
-    callOp((id94 >= 0 ? id94 : (id94 = op("aten::masked_fill_", "Tensor"))), [self_, mask, value]);
+    callOp((id98 >= 0 ? id98 : (id98 = op("aten::masked_fill_", "Tensor"))), [self_, mask, value]);
     return self_;
   }
   throw new TypeError("maskedFill_(): arguments match no overload of aten::masked_fill_: " + "aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!) | aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)");
@@ -1002,7 +1043,7 @@ export function maskedFill_(self_: Tensor, mask: Tensor, value: number | Tensor)
  *   aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)
  */
 export function indexPut_(self_: Tensor, indices: (Tensor | null)[], values: Tensor, o?: { accumulate?: boolean }): Tensor {
-  callOp((id95 >= 0 ? id95 : (id95 = op("aten::index_put_", ""))), [self_, indices, values, o?.accumulate]);
+  callOp((id99 >= 0 ? id99 : (id99 = op("aten::index_put_", ""))), [self_, indices, values, o?.accumulate]);
   return self_;
 }
 
@@ -1011,7 +1052,7 @@ export function indexPut_(self_: Tensor, indices: (Tensor | null)[], values: Ten
  *   aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)
  */
 export function indexAdd_(self_: Tensor, dim: number, index_: Tensor, source: Tensor, o?: { alpha?: number }): Tensor {
-  callOp((id96 >= 0 ? id96 : (id96 = op("aten::index_add_", ""))), [self_, dim, index_, source, o?.alpha]);
+  callOp((id100 >= 0 ? id100 : (id100 = op("aten::index_add_", ""))), [self_, dim, index_, source, o?.alpha]);
   return self_;
 }
 
@@ -1022,11 +1063,11 @@ export function indexAdd_(self_: Tensor, dim: number, index_: Tensor, source: Te
  */
 export function scatter_(self_: Tensor, dim: number, index_: Tensor, src: Tensor | number): Tensor {
   if (self_ instanceof Tensor && typeof dim === 'number' && index_ instanceof Tensor && src instanceof Tensor) {
-    callOp((id97 >= 0 ? id97 : (id97 = op("aten::scatter_", "src"))), [self_, dim, index_, src]);
+    callOp((id101 >= 0 ? id101 : (id101 = op("aten::scatter_", "src"))), [self_, dim, index_, src]);
     return self_;
   }
   if (self_ instanceof Tensor && typeof dim === 'number' && index_ instanceof Tensor && typeof src === 'number') {
-    callOp((id98 >= 0 ? id98 : (id98 = op("aten::scatter_", "value"))), [self_, dim, index_, src]);
+    callOp((id102 >= 0 ? id102 : (id102 = op("aten::scatter_", "value"))), [self_, dim, index_, src]);
     return self_;
   }
   throw new TypeError("scatter_(): arguments match no overload of aten::scatter_: " + "aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!) | aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)");
@@ -1037,7 +1078,7 @@ export function scatter_(self_: Tensor, dim: number, index_: Tensor, src: Tensor
  *   aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)
  */
 export function scatterAdd_(self_: Tensor, dim: number, index_: Tensor, src: Tensor): Tensor {
-  callOp((id99 >= 0 ? id99 : (id99 = op("aten::scatter_add_", ""))), [self_, dim, index_, src]);
+  callOp((id103 >= 0 ? id103 : (id103 = op("aten::scatter_add_", ""))), [self_, dim, index_, src]);
   return self_;
 }
 
@@ -1046,7 +1087,7 @@ export function scatterAdd_(self_: Tensor, dim: number, index_: Tensor, src: Ten
  *   aten::requires_grad_(Tensor(a!) self, bool requires_grad=True) -> Tensor(a!)
  */
 export function requiresGradOp_(self_: Tensor, o?: { requiresGrad?: boolean }): Tensor {
-  callOp((id100 >= 0 ? id100 : (id100 = op("aten::requires_grad_", ""))), [self_, o?.requiresGrad]);
+  callOp((id104 >= 0 ? id104 : (id104 = op("aten::requires_grad_", ""))), [self_, o?.requiresGrad]);
   return self_;
 }
 
@@ -1057,10 +1098,10 @@ export function requiresGradOp_(self_: Tensor, o?: { requiresGrad?: boolean }): 
  */
 export function sum(self_: Tensor, dim?: number | number[] | null, o?: { keepdim?: boolean; dtype?: DType | null }): Tensor {
   if (self_ instanceof Tensor && (dim === null || (typeof dim === 'number' || Array.isArray(dim)))) {
-    return callOp((id101 >= 0 ? id101 : (id101 = op("aten::sum", "dim_IntList"))), [self_, dim, o?.keepdim, dt(o?.dtype)]) as Tensor;
+    return callOp((id105 >= 0 ? id105 : (id105 = op("aten::sum", "dim_IntList"))), [self_, dim, o?.keepdim, dt(o?.dtype)]) as Tensor;
   }
   if (self_ instanceof Tensor && dim === undefined) {
-    return callOp((id102 >= 0 ? id102 : (id102 = op("aten::sum", ""))), [self_, dt(o?.dtype)]) as Tensor;
+    return callOp((id106 >= 0 ? id106 : (id106 = op("aten::sum", ""))), [self_, dt(o?.dtype)]) as Tensor;
   }
   throw new TypeError("sum(): arguments match no overload of aten::sum: " + "aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor | aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor");
 }
@@ -1072,10 +1113,10 @@ export function sum(self_: Tensor, dim?: number | number[] | null, o?: { keepdim
  */
 export function mean(self_: Tensor, dim?: number | number[] | null, o?: { keepdim?: boolean; dtype?: DType | null }): Tensor {
   if (self_ instanceof Tensor && (dim === null || (typeof dim === 'number' || Array.isArray(dim)))) {
-    return callOp((id103 >= 0 ? id103 : (id103 = op("aten::mean", "dim"))), [self_, dim, o?.keepdim, dt(o?.dtype)]) as Tensor;
+    return callOp((id107 >= 0 ? id107 : (id107 = op("aten::mean", "dim"))), [self_, dim, o?.keepdim, dt(o?.dtype)]) as Tensor;
   }
   if (self_ instanceof Tensor && dim === undefined) {
-    return callOp((id104 >= 0 ? id104 : (id104 = op("aten::mean", ""))), [self_, dt(o?.dtype)]) as Tensor;
+    return callOp((id108 >= 0 ? id108 : (id108 = op("aten::mean", ""))), [self_, dt(o?.dtype)]) as Tensor;
   }
   throw new TypeError("mean(): arguments match no overload of aten::mean: " + "aten::mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor | aten::mean(Tensor self, *, ScalarType? dtype=None) -> Tensor");
 }
@@ -1085,7 +1126,7 @@ export function mean(self_: Tensor, dim?: number | number[] | null, o?: { keepdi
  *   aten::prod(Tensor self, *, ScalarType? dtype=None) -> Tensor
  */
 export function prod(self_: Tensor, o?: { dtype?: DType | null }): Tensor {
-  return callOp((id105 >= 0 ? id105 : (id105 = op("aten::prod", ""))), [self_, dt(o?.dtype)]) as Tensor;
+  return callOp((id109 >= 0 ? id109 : (id109 = op("aten::prod", ""))), [self_, dt(o?.dtype)]) as Tensor;
 }
 
 /**
@@ -1093,7 +1134,7 @@ export function prod(self_: Tensor, o?: { dtype?: DType | null }): Tensor {
  *   aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor
  */
 export function amax(self_: Tensor, o?: { dim?: number | number[]; keepdim?: boolean }): Tensor {
-  return callOp((id106 >= 0 ? id106 : (id106 = op("aten::amax", ""))), [self_, o?.dim, o?.keepdim]) as Tensor;
+  return callOp((id110 >= 0 ? id110 : (id110 = op("aten::amax", ""))), [self_, o?.dim, o?.keepdim]) as Tensor;
 }
 
 /**
@@ -1101,7 +1142,7 @@ export function amax(self_: Tensor, o?: { dim?: number | number[]; keepdim?: boo
  *   aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor
  */
 export function amin(self_: Tensor, o?: { dim?: number | number[]; keepdim?: boolean }): Tensor {
-  return callOp((id107 >= 0 ? id107 : (id107 = op("aten::amin", ""))), [self_, o?.dim, o?.keepdim]) as Tensor;
+  return callOp((id111 >= 0 ? id111 : (id111 = op("aten::amin", ""))), [self_, o?.dim, o?.keepdim]) as Tensor;
 }
 
 /**
@@ -1109,7 +1150,7 @@ export function amin(self_: Tensor, o?: { dim?: number | number[]; keepdim?: boo
  *   aten::max(Tensor self) -> Tensor
  */
 export function maxAll(self_: Tensor): Tensor {
-  return callOp((id108 >= 0 ? id108 : (id108 = op("aten::max", ""))), [self_]) as Tensor;
+  return callOp((id112 >= 0 ? id112 : (id112 = op("aten::max", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1117,7 +1158,7 @@ export function maxAll(self_: Tensor): Tensor {
  *   aten::min(Tensor self) -> Tensor
  */
 export function minAll(self_: Tensor): Tensor {
-  return callOp((id109 >= 0 ? id109 : (id109 = op("aten::min", ""))), [self_]) as Tensor;
+  return callOp((id113 >= 0 ? id113 : (id113 = op("aten::min", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1125,7 +1166,7 @@ export function minAll(self_: Tensor): Tensor {
  *   aten::max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
  */
 export function maxDim(self_: Tensor, dim: number, o?: { keepdim?: boolean }): [Tensor, Tensor] {
-  return callOp((id110 >= 0 ? id110 : (id110 = op("aten::max", "dim"))), [self_, dim, o?.keepdim]) as [Tensor, Tensor];
+  return callOp((id114 >= 0 ? id114 : (id114 = op("aten::max", "dim"))), [self_, dim, o?.keepdim]) as [Tensor, Tensor];
 }
 
 /**
@@ -1133,7 +1174,7 @@ export function maxDim(self_: Tensor, dim: number, o?: { keepdim?: boolean }): [
  *   aten::min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
  */
 export function minDim(self_: Tensor, dim: number, o?: { keepdim?: boolean }): [Tensor, Tensor] {
-  return callOp((id111 >= 0 ? id111 : (id111 = op("aten::min", "dim"))), [self_, dim, o?.keepdim]) as [Tensor, Tensor];
+  return callOp((id115 >= 0 ? id115 : (id115 = op("aten::min", "dim"))), [self_, dim, o?.keepdim]) as [Tensor, Tensor];
 }
 
 /**
@@ -1141,7 +1182,7 @@ export function minDim(self_: Tensor, dim: number, o?: { keepdim?: boolean }): [
  *   aten::argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor
  */
 export function argmax(self_: Tensor, o?: { dim?: number | null; keepdim?: boolean }): Tensor {
-  return callOp((id112 >= 0 ? id112 : (id112 = op("aten::argmax", ""))), [self_, o?.dim, o?.keepdim]) as Tensor;
+  return callOp((id116 >= 0 ? id116 : (id116 = op("aten::argmax", ""))), [self_, o?.dim, o?.keepdim]) as Tensor;
 }
 
 /**
@@ -1149,7 +1190,7 @@ export function argmax(self_: Tensor, o?: { dim?: number | null; keepdim?: boole
  *   aten::argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor
  */
 export function argmin(self_: Tensor, o?: { dim?: number | null; keepdim?: boolean }): Tensor {
-  return callOp((id113 >= 0 ? id113 : (id113 = op("aten::argmin", ""))), [self_, o?.dim, o?.keepdim]) as Tensor;
+  return callOp((id117 >= 0 ? id117 : (id117 = op("aten::argmin", ""))), [self_, o?.dim, o?.keepdim]) as Tensor;
 }
 
 /**
@@ -1157,7 +1198,7 @@ export function argmin(self_: Tensor, o?: { dim?: number | null; keepdim?: boole
  *   aten::var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
  */
 export function variance(self_: Tensor, dim: number | number[] | null, o?: { correction?: number | null; keepdim?: boolean }): Tensor {
-  return callOp((id114 >= 0 ? id114 : (id114 = op("aten::var", "correction"))), [self_, dim, o?.correction, o?.keepdim]) as Tensor;
+  return callOp((id118 >= 0 ? id118 : (id118 = op("aten::var", "correction"))), [self_, dim, o?.correction, o?.keepdim]) as Tensor;
 }
 
 /**
@@ -1165,7 +1206,7 @@ export function variance(self_: Tensor, dim: number | number[] | null, o?: { cor
  *   aten::std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
  */
 export function std(self_: Tensor, dim: number | number[] | null, o?: { correction?: number | null; keepdim?: boolean }): Tensor {
-  return callOp((id115 >= 0 ? id115 : (id115 = op("aten::std", "correction"))), [self_, dim, o?.correction, o?.keepdim]) as Tensor;
+  return callOp((id119 >= 0 ? id119 : (id119 = op("aten::std", "correction"))), [self_, dim, o?.correction, o?.keepdim]) as Tensor;
 }
 
 /**
@@ -1175,12 +1216,20 @@ export function std(self_: Tensor, dim: number | number[] | null, o?: { correcti
  */
 export function norm(self_: Tensor, p?: number | null, dim?: number | number[], o?: { keepdim?: boolean; p?: number }): Tensor {
   if (self_ instanceof Tensor && (p === null || typeof p === 'number') && (typeof dim === 'number' || Array.isArray(dim))) {
-    return callOp((id116 >= 0 ? id116 : (id116 = op("aten::norm", "ScalarOpt_dim"))), [self_, p, dim, o?.keepdim]) as Tensor;
+    return callOp((id120 >= 0 ? id120 : (id120 = op("aten::norm", "ScalarOpt_dim"))), [self_, p, dim, o?.keepdim]) as Tensor;
   }
   if (self_ instanceof Tensor && p === undefined && dim === undefined) {
-    return callOp((id117 >= 0 ? id117 : (id117 = op("aten::norm", "Scalar"))), [self_, o?.p]) as Tensor;
+    return callOp((id121 >= 0 ? id121 : (id121 = op("aten::norm", "Scalar"))), [self_, o?.p]) as Tensor;
   }
   throw new TypeError("norm(): arguments match no overload of aten::norm: " + "aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor | aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor");
+}
+
+/**
+ * aten::linalg_vector_norm
+ *   aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+ */
+export function vectorNorm(self_: Tensor, o?: { ord?: number; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor {
+  return callOp((id122 >= 0 ? id122 : (id122 = op("aten::linalg_vector_norm", ""))), [self_, o?.ord, o?.dim, o?.keepdim, dt(o?.dtype)]) as Tensor;
 }
 
 /**
@@ -1188,7 +1237,7 @@ export function norm(self_: Tensor, p?: number | null, dim?: number | number[], 
  *   aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor
  */
 export function logsumexp(self_: Tensor, dim: number | number[], o?: { keepdim?: boolean }): Tensor {
-  return callOp((id118 >= 0 ? id118 : (id118 = op("aten::logsumexp", ""))), [self_, dim, o?.keepdim]) as Tensor;
+  return callOp((id123 >= 0 ? id123 : (id123 = op("aten::logsumexp", ""))), [self_, dim, o?.keepdim]) as Tensor;
 }
 
 /**
@@ -1196,7 +1245,7 @@ export function logsumexp(self_: Tensor, dim: number | number[], o?: { keepdim?:
  *   aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor
  */
 export function cumsum(self_: Tensor, dim: number, o?: { dtype?: DType | null }): Tensor {
-  return callOp((id119 >= 0 ? id119 : (id119 = op("aten::cumsum", ""))), [self_, dim, dt(o?.dtype)]) as Tensor;
+  return callOp((id124 >= 0 ? id124 : (id124 = op("aten::cumsum", ""))), [self_, dim, dt(o?.dtype)]) as Tensor;
 }
 
 /**
@@ -1206,10 +1255,10 @@ export function cumsum(self_: Tensor, dim: number, o?: { dtype?: DType | null })
  */
 export function all(self_: Tensor, dim?: number, o?: { keepdim?: boolean }): Tensor {
   if (self_ instanceof Tensor && typeof dim === 'number') {
-    return callOp((id120 >= 0 ? id120 : (id120 = op("aten::all", "dim"))), [self_, dim, o?.keepdim]) as Tensor;
+    return callOp((id125 >= 0 ? id125 : (id125 = op("aten::all", "dim"))), [self_, dim, o?.keepdim]) as Tensor;
   }
   if (self_ instanceof Tensor && dim === undefined) {
-    return callOp((id121 >= 0 ? id121 : (id121 = op("aten::all", ""))), [self_]) as Tensor;
+    return callOp((id126 >= 0 ? id126 : (id126 = op("aten::all", ""))), [self_]) as Tensor;
   }
   throw new TypeError("all(): arguments match no overload of aten::all: " + "aten::all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor | aten::all(Tensor self) -> Tensor");
 }
@@ -1221,10 +1270,10 @@ export function all(self_: Tensor, dim?: number, o?: { keepdim?: boolean }): Ten
  */
 export function any(self_: Tensor, dim?: number, o?: { keepdim?: boolean }): Tensor {
   if (self_ instanceof Tensor && typeof dim === 'number') {
-    return callOp((id122 >= 0 ? id122 : (id122 = op("aten::any", "dim"))), [self_, dim, o?.keepdim]) as Tensor;
+    return callOp((id127 >= 0 ? id127 : (id127 = op("aten::any", "dim"))), [self_, dim, o?.keepdim]) as Tensor;
   }
   if (self_ instanceof Tensor && dim === undefined) {
-    return callOp((id123 >= 0 ? id123 : (id123 = op("aten::any", ""))), [self_]) as Tensor;
+    return callOp((id128 >= 0 ? id128 : (id128 = op("aten::any", ""))), [self_]) as Tensor;
   }
   throw new TypeError("any(): arguments match no overload of aten::any: " + "aten::any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor | aten::any(Tensor self) -> Tensor");
 }
@@ -1234,7 +1283,7 @@ export function any(self_: Tensor, dim?: number, o?: { keepdim?: boolean }): Ten
  *   aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)
  */
 export function topk(self_: Tensor, k: number, o?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor] {
-  return callOp((id124 >= 0 ? id124 : (id124 = op("aten::topk", ""))), [self_, k, o?.dim, o?.largest, o?.sorted]) as [Tensor, Tensor];
+  return callOp((id129 >= 0 ? id129 : (id129 = op("aten::topk", ""))), [self_, k, o?.dim, o?.largest, o?.sorted]) as [Tensor, Tensor];
 }
 
 /**
@@ -1242,7 +1291,7 @@ export function topk(self_: Tensor, k: number, o?: { dim?: number; largest?: boo
  *   aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
  */
 export function sort(self_: Tensor, o?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor] {
-  return callOp((id125 >= 0 ? id125 : (id125 = op("aten::sort", "stable"))), [self_, o?.stable, o?.dim, o?.descending]) as [Tensor, Tensor];
+  return callOp((id130 >= 0 ? id130 : (id130 = op("aten::sort", "stable"))), [self_, o?.stable, o?.dim, o?.descending]) as [Tensor, Tensor];
 }
 
 /**
@@ -1250,7 +1299,7 @@ export function sort(self_: Tensor, o?: { stable?: boolean | null; dim?: number;
  *   aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor
  */
 export function argsort(self_: Tensor, o?: { dim?: number; descending?: boolean }): Tensor {
-  return callOp((id126 >= 0 ? id126 : (id126 = op("aten::argsort", ""))), [self_, o?.dim, o?.descending]) as Tensor;
+  return callOp((id131 >= 0 ? id131 : (id131 = op("aten::argsort", ""))), [self_, o?.dim, o?.descending]) as Tensor;
 }
 
 /**
@@ -1258,7 +1307,7 @@ export function argsort(self_: Tensor, o?: { dim?: number; descending?: boolean 
  *   aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor
  */
 export function bincount(self_: Tensor, o?: { weights?: Tensor | null; minlength?: number }): Tensor {
-  return callOp((id127 >= 0 ? id127 : (id127 = op("aten::bincount", ""))), [self_, o?.weights, o?.minlength]) as Tensor;
+  return callOp((id132 >= 0 ? id132 : (id132 = op("aten::bincount", ""))), [self_, o?.weights, o?.minlength]) as Tensor;
 }
 
 /**
@@ -1266,7 +1315,7 @@ export function bincount(self_: Tensor, o?: { weights?: Tensor | null; minlength
  *   aten::count_nonzero(Tensor self, int? dim=None) -> Tensor
  */
 export function countNonzero(self_: Tensor, o?: { dim?: number | null }): Tensor {
-  return callOp((id128 >= 0 ? id128 : (id128 = op("aten::count_nonzero", ""))), [self_, o?.dim]) as Tensor;
+  return callOp((id133 >= 0 ? id133 : (id133 = op("aten::count_nonzero", ""))), [self_, o?.dim]) as Tensor;
 }
 
 /**
@@ -1274,7 +1323,7 @@ export function countNonzero(self_: Tensor, o?: { dim?: number | null }): Tensor
  *   aten::matmul(Tensor self, Tensor other) -> Tensor
  */
 export function matmul(self_: Tensor, other: Tensor): Tensor {
-  return callOp((id129 >= 0 ? id129 : (id129 = op("aten::matmul", ""))), [self_, other]) as Tensor;
+  return callOp((id134 >= 0 ? id134 : (id134 = op("aten::matmul", ""))), [self_, other]) as Tensor;
 }
 
 /**
@@ -1282,7 +1331,7 @@ export function matmul(self_: Tensor, other: Tensor): Tensor {
  *   aten::mm(Tensor self, Tensor mat2) -> Tensor
  */
 export function mm(self_: Tensor, mat2: Tensor): Tensor {
-  return callOp((id130 >= 0 ? id130 : (id130 = op("aten::mm", ""))), [self_, mat2]) as Tensor;
+  return callOp((id135 >= 0 ? id135 : (id135 = op("aten::mm", ""))), [self_, mat2]) as Tensor;
 }
 
 /**
@@ -1290,7 +1339,7 @@ export function mm(self_: Tensor, mat2: Tensor): Tensor {
  *   aten::bmm(Tensor self, Tensor mat2) -> Tensor
  */
 export function bmm(self_: Tensor, mat2: Tensor): Tensor {
-  return callOp((id131 >= 0 ? id131 : (id131 = op("aten::bmm", ""))), [self_, mat2]) as Tensor;
+  return callOp((id136 >= 0 ? id136 : (id136 = op("aten::bmm", ""))), [self_, mat2]) as Tensor;
 }
 
 /**
@@ -1298,7 +1347,7 @@ export function bmm(self_: Tensor, mat2: Tensor): Tensor {
  *   aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
  */
 export function addmm(self_: Tensor, mat1: Tensor, mat2: Tensor, o?: { beta?: number; alpha?: number }): Tensor {
-  return callOp((id132 >= 0 ? id132 : (id132 = op("aten::addmm", ""))), [self_, mat1, mat2, o?.beta, o?.alpha]) as Tensor;
+  return callOp((id137 >= 0 ? id137 : (id137 = op("aten::addmm", ""))), [self_, mat1, mat2, o?.beta, o?.alpha]) as Tensor;
 }
 
 /**
@@ -1306,7 +1355,7 @@ export function addmm(self_: Tensor, mat1: Tensor, mat2: Tensor, o?: { beta?: nu
  *   aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor
  */
 export function linear(input_: Tensor, weight: Tensor, o?: { bias?: Tensor | null }): Tensor {
-  return callOp((id133 >= 0 ? id133 : (id133 = op("aten::linear", ""))), [input_, weight, o?.bias]) as Tensor;
+  return callOp((id138 >= 0 ? id138 : (id138 = op("aten::linear", ""))), [input_, weight, o?.bias]) as Tensor;
 }
 
 /**
@@ -1314,7 +1363,7 @@ export function linear(input_: Tensor, weight: Tensor, o?: { bias?: Tensor | nul
  *   aten::dot(Tensor self, Tensor tensor) -> Tensor
  */
 export function dot(self_: Tensor, tensor: Tensor): Tensor {
-  return callOp((id134 >= 0 ? id134 : (id134 = op("aten::dot", ""))), [self_, tensor]) as Tensor;
+  return callOp((id139 >= 0 ? id139 : (id139 = op("aten::dot", ""))), [self_, tensor]) as Tensor;
 }
 
 /**
@@ -1322,7 +1371,7 @@ export function dot(self_: Tensor, tensor: Tensor): Tensor {
  *   aten::outer(Tensor self, Tensor vec2) -> Tensor
  */
 export function outer(self_: Tensor, vec2: Tensor): Tensor {
-  return callOp((id135 >= 0 ? id135 : (id135 = op("aten::outer", ""))), [self_, vec2]) as Tensor;
+  return callOp((id140 >= 0 ? id140 : (id140 = op("aten::outer", ""))), [self_, vec2]) as Tensor;
 }
 
 /**
@@ -1330,7 +1379,7 @@ export function outer(self_: Tensor, vec2: Tensor): Tensor {
  *   aten::t(Tensor(a) self) -> Tensor(a)
  */
 export function t(self_: Tensor): Tensor {
-  return callOp((id136 >= 0 ? id136 : (id136 = op("aten::t", ""))), [self_]) as Tensor;
+  return callOp((id141 >= 0 ? id141 : (id141 = op("aten::t", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1338,7 +1387,7 @@ export function t(self_: Tensor): Tensor {
  *   aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor
  */
 export function einsum(equation: string, tensors: Tensor[], o?: { path?: number | number[] | null }): Tensor {
-  return callOp((id137 >= 0 ? id137 : (id137 = op("aten::einsum", ""))), [equation, tensors, o?.path]) as Tensor;
+  return callOp((id142 >= 0 ? id142 : (id142 = op("aten::einsum", ""))), [equation, tensors, o?.path]) as Tensor;
 }
 
 /**
@@ -1346,7 +1395,15 @@ export function einsum(equation: string, tensors: Tensor[], o?: { path?: number 
  *   aten::cdist(Tensor x1, Tensor x2, float p=2., int? compute_mode=None) -> Tensor
  */
 export function cdist(x1: Tensor, x2: Tensor, o?: { p?: number; computeMode?: number | null }): Tensor {
-  return callOp((id138 >= 0 ? id138 : (id138 = op("aten::cdist", ""))), [x1, x2, o?.p, o?.computeMode]) as Tensor;
+  return callOp((id143 >= 0 ? id143 : (id143 = op("aten::cdist", ""))), [x1, x2, o?.p, o?.computeMode]) as Tensor;
+}
+
+/**
+ * aten::cosine_similarity
+ *   aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor
+ */
+export function cosineSimilarity(x1: Tensor, x2: Tensor, o?: { dim?: number; eps?: number }): Tensor {
+  return callOp((id144 >= 0 ? id144 : (id144 = op("aten::cosine_similarity", ""))), [x1, x2, o?.dim, o?.eps]) as Tensor;
 }
 
 /**
@@ -1354,7 +1411,7 @@ export function cdist(x1: Tensor, x2: Tensor, o?: { p?: number; computeMode?: nu
  *   aten::diag(Tensor self, int diagonal=0) -> Tensor
  */
 export function diag(self_: Tensor, o?: { diagonal?: number }): Tensor {
-  return callOp((id139 >= 0 ? id139 : (id139 = op("aten::diag", ""))), [self_, o?.diagonal]) as Tensor;
+  return callOp((id145 >= 0 ? id145 : (id145 = op("aten::diag", ""))), [self_, o?.diagonal]) as Tensor;
 }
 
 /**
@@ -1362,7 +1419,7 @@ export function diag(self_: Tensor, o?: { diagonal?: number }): Tensor {
  *   aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor
  */
 export function conv2d(input_: Tensor, weight: Tensor, o?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor {
-  return callOp((id140 >= 0 ? id140 : (id140 = op("aten::conv2d", ""))), [input_, weight, o?.bias, o?.stride, o?.padding, o?.dilation, o?.groups]) as Tensor;
+  return callOp((id146 >= 0 ? id146 : (id146 = op("aten::conv2d", ""))), [input_, weight, o?.bias, o?.stride, o?.padding, o?.dilation, o?.groups]) as Tensor;
 }
 
 /**
@@ -1370,7 +1427,7 @@ export function conv2d(input_: Tensor, weight: Tensor, o?: { bias?: Tensor | nul
  *   aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor
  */
 export function batchNorm(input_: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, cudnnEnabled: boolean): Tensor {
-  return callOp((id141 >= 0 ? id141 : (id141 = op("aten::batch_norm", ""))), [input_, weight, bias, runningMean, runningVar, training, momentum, eps, cudnnEnabled]) as Tensor;
+  return callOp((id147 >= 0 ? id147 : (id147 = op("aten::batch_norm", ""))), [input_, weight, bias, runningMean, runningVar, training, momentum, eps, cudnnEnabled]) as Tensor;
 }
 
 /**
@@ -1378,7 +1435,7 @@ export function batchNorm(input_: Tensor, weight: Tensor | null, bias: Tensor | 
  *   aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor
  */
 export function layerNorm(input_: Tensor, normalizedShape: number | number[], o?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor {
-  return callOp((id142 >= 0 ? id142 : (id142 = op("aten::layer_norm", ""))), [input_, normalizedShape, o?.weight, o?.bias, o?.eps, o?.cudnnEnable]) as Tensor;
+  return callOp((id148 >= 0 ? id148 : (id148 = op("aten::layer_norm", ""))), [input_, normalizedShape, o?.weight, o?.bias, o?.eps, o?.cudnnEnable]) as Tensor;
 }
 
 /**
@@ -1386,7 +1443,7 @@ export function layerNorm(input_: Tensor, normalizedShape: number | number[], o?
  *   aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor
  */
 export function maxPool2d(self_: Tensor, kernelSize: number | number[], o?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor {
-  return callOp((id143 >= 0 ? id143 : (id143 = op("aten::max_pool2d", ""))), [self_, kernelSize, o?.stride, o?.padding, o?.dilation, o?.ceilMode]) as Tensor;
+  return callOp((id149 >= 0 ? id149 : (id149 = op("aten::max_pool2d", ""))), [self_, kernelSize, o?.stride, o?.padding, o?.dilation, o?.ceilMode]) as Tensor;
 }
 
 /**
@@ -1394,7 +1451,7 @@ export function maxPool2d(self_: Tensor, kernelSize: number | number[], o?: { st
  *   aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
  */
 export function avgPool2d(self_: Tensor, kernelSize: number | number[], o?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor {
-  return callOp((id144 >= 0 ? id144 : (id144 = op("aten::avg_pool2d", ""))), [self_, kernelSize, o?.stride, o?.padding, o?.ceilMode, o?.countIncludePad, o?.divisorOverride]) as Tensor;
+  return callOp((id150 >= 0 ? id150 : (id150 = op("aten::avg_pool2d", ""))), [self_, kernelSize, o?.stride, o?.padding, o?.ceilMode, o?.countIncludePad, o?.divisorOverride]) as Tensor;
 }
 
 /**
@@ -1402,7 +1459,7 @@ export function avgPool2d(self_: Tensor, kernelSize: number | number[], o?: { st
  *   aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor
  */
 export function adaptiveAvgPool2d(self_: Tensor, outputSize: number | number[]): Tensor {
-  return callOp((id145 >= 0 ? id145 : (id145 = op("aten::adaptive_avg_pool2d", ""))), [self_, outputSize]) as Tensor;
+  return callOp((id151 >= 0 ? id151 : (id151 = op("aten::adaptive_avg_pool2d", ""))), [self_, outputSize]) as Tensor;
 }
 
 /**
@@ -1410,7 +1467,7 @@ export function adaptiveAvgPool2d(self_: Tensor, outputSize: number | number[]):
  *   aten::relu(Tensor self) -> Tensor
  */
 export function relu(self_: Tensor): Tensor {
-  return callOp((id146 >= 0 ? id146 : (id146 = op("aten::relu", ""))), [self_]) as Tensor;
+  return callOp((id152 >= 0 ? id152 : (id152 = op("aten::relu", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1418,7 +1475,7 @@ export function relu(self_: Tensor): Tensor {
  *   aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor
  */
 export function leakyRelu(self_: Tensor, o?: { negativeSlope?: number }): Tensor {
-  return callOp((id147 >= 0 ? id147 : (id147 = op("aten::leaky_relu", ""))), [self_, o?.negativeSlope]) as Tensor;
+  return callOp((id153 >= 0 ? id153 : (id153 = op("aten::leaky_relu", ""))), [self_, o?.negativeSlope]) as Tensor;
 }
 
 /**
@@ -1426,7 +1483,7 @@ export function leakyRelu(self_: Tensor, o?: { negativeSlope?: number }): Tensor
  *   aten::gelu(Tensor self, *, str approximate="none") -> Tensor
  */
 export function gelu(self_: Tensor, o?: { approximate?: string }): Tensor {
-  return callOp((id148 >= 0 ? id148 : (id148 = op("aten::gelu", ""))), [self_, o?.approximate]) as Tensor;
+  return callOp((id154 >= 0 ? id154 : (id154 = op("aten::gelu", ""))), [self_, o?.approximate]) as Tensor;
 }
 
 /**
@@ -1434,7 +1491,7 @@ export function gelu(self_: Tensor, o?: { approximate?: string }): Tensor {
  *   aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
  */
 export function softmax(self_: Tensor, dim: number, o?: { dtype?: DType | null }): Tensor {
-  return callOp((id149 >= 0 ? id149 : (id149 = op("aten::softmax", "int"))), [self_, dim, dt(o?.dtype)]) as Tensor;
+  return callOp((id155 >= 0 ? id155 : (id155 = op("aten::softmax", "int"))), [self_, dim, dt(o?.dtype)]) as Tensor;
 }
 
 /**
@@ -1442,7 +1499,7 @@ export function softmax(self_: Tensor, dim: number, o?: { dtype?: DType | null }
  *   aten::log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
  */
 export function logSoftmax(self_: Tensor, dim: number, o?: { dtype?: DType | null }): Tensor {
-  return callOp((id150 >= 0 ? id150 : (id150 = op("aten::log_softmax", "int"))), [self_, dim, dt(o?.dtype)]) as Tensor;
+  return callOp((id156 >= 0 ? id156 : (id156 = op("aten::log_softmax", "int"))), [self_, dim, dt(o?.dtype)]) as Tensor;
 }
 
 /**
@@ -1450,7 +1507,7 @@ export function logSoftmax(self_: Tensor, dim: number, o?: { dtype?: DType | nul
  *   aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor
  */
 export function crossEntropyLoss(self_: Tensor, target: Tensor, o?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor {
-  return callOp((id151 >= 0 ? id151 : (id151 = op("aten::cross_entropy_loss", ""))), [self_, target, o?.weight, o?.reduction, o?.ignoreIndex, o?.labelSmoothing]) as Tensor;
+  return callOp((id157 >= 0 ? id157 : (id157 = op("aten::cross_entropy_loss", ""))), [self_, target, o?.weight, o?.reduction, o?.ignoreIndex, o?.labelSmoothing]) as Tensor;
 }
 
 /**
@@ -1458,7 +1515,7 @@ export function crossEntropyLoss(self_: Tensor, target: Tensor, o?: { weight?: T
  *   aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor
  */
 export function nllLoss(self_: Tensor, target: Tensor, o?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor {
-  return callOp((id152 >= 0 ? id152 : (id152 = op("aten::nll_loss_nd", ""))), [self_, target, o?.weight, o?.reduction, o?.ignoreIndex]) as Tensor;
+  return callOp((id158 >= 0 ? id158 : (id158 = op("aten::nll_loss_nd", ""))), [self_, target, o?.weight, o?.reduction, o?.ignoreIndex]) as Tensor;
 }
 
 /**
@@ -1466,7 +1523,23 @@ export function nllLoss(self_: Tensor, target: Tensor, o?: { weight?: Tensor | n
  *   aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor
  */
 export function mseLoss(self_: Tensor, target: Tensor, o?: { reduction?: number }): Tensor {
-  return callOp((id153 >= 0 ? id153 : (id153 = op("aten::mse_loss", ""))), [self_, target, o?.reduction]) as Tensor;
+  return callOp((id159 >= 0 ? id159 : (id159 = op("aten::mse_loss", ""))), [self_, target, o?.reduction]) as Tensor;
+}
+
+/**
+ * aten::smooth_l1_loss
+ *   aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor
+ */
+export function smoothL1Loss(self_: Tensor, target: Tensor, o?: { reduction?: number; beta?: number }): Tensor {
+  return callOp((id160 >= 0 ? id160 : (id160 = op("aten::smooth_l1_loss", ""))), [self_, target, o?.reduction, o?.beta]) as Tensor;
+}
+
+/**
+ * aten::binary_cross_entropy
+ *   aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor
+ */
+export function binaryCrossEntropy(self_: Tensor, target: Tensor, o?: { weight?: Tensor | null; reduction?: number }): Tensor {
+  return callOp((id161 >= 0 ? id161 : (id161 = op("aten::binary_cross_entropy", ""))), [self_, target, o?.weight, o?.reduction]) as Tensor;
 }
 
 /**
@@ -1474,7 +1547,7 @@ export function mseLoss(self_: Tensor, target: Tensor, o?: { reduction?: number 
  *   aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor
  */
 export function binaryCrossEntropyWithLogits(self_: Tensor, target: Tensor, o?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor {
-  return callOp((id154 >= 0 ? id154 : (id154 = op("aten::binary_cross_entropy_with_logits", ""))), [self_, target, o?.weight, o?.posWeight, o?.reduction]) as Tensor;
+  return callOp((id162 >= 0 ? id162 : (id162 = op("aten::binary_cross_entropy_with_logits", ""))), [self_, target, o?.weight, o?.posWeight, o?.reduction]) as Tensor;
 }
 
 /**
@@ -1482,7 +1555,7 @@ export function binaryCrossEntropyWithLogits(self_: Tensor, target: Tensor, o?: 
  *   aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor
  */
 export function klDiv(self_: Tensor, target: Tensor, o?: { reduction?: number; logTarget?: boolean }): Tensor {
-  return callOp((id155 >= 0 ? id155 : (id155 = op("aten::kl_div", ""))), [self_, target, o?.reduction, o?.logTarget]) as Tensor;
+  return callOp((id163 >= 0 ? id163 : (id163 = op("aten::kl_div", ""))), [self_, target, o?.reduction, o?.logTarget]) as Tensor;
 }
 
 /**
@@ -1490,7 +1563,7 @@ export function klDiv(self_: Tensor, target: Tensor, o?: { reduction?: number; l
  *   aten::dropout(Tensor input, float p, bool train) -> Tensor
  */
 export function dropout(input_: Tensor, p: number, train: boolean): Tensor {
-  return callOp((id156 >= 0 ? id156 : (id156 = op("aten::dropout", ""))), [input_, p, train]) as Tensor;
+  return callOp((id164 >= 0 ? id164 : (id164 = op("aten::dropout", ""))), [input_, p, train]) as Tensor;
 }
 
 /**
@@ -1498,7 +1571,7 @@ export function dropout(input_: Tensor, p: number, train: boolean): Tensor {
  *   aten::one_hot(Tensor self, int num_classes=-1) -> Tensor
  */
 export function oneHot(self_: Tensor, o?: { numClasses?: number }): Tensor {
-  return callOp((id157 >= 0 ? id157 : (id157 = op("aten::one_hot", ""))), [self_, o?.numClasses]) as Tensor;
+  return callOp((id165 >= 0 ? id165 : (id165 = op("aten::one_hot", ""))), [self_, o?.numClasses]) as Tensor;
 }
 
 /**
@@ -1506,7 +1579,7 @@ export function oneHot(self_: Tensor, o?: { numClasses?: number }): Tensor {
  *   aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor
  */
 export function upsampleBilinear2d(input_: Tensor, outputSize: number | number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor {
-  return callOp((id158 >= 0 ? id158 : (id158 = op("aten::upsample_bilinear2d", "vec"))), [input_, outputSize, alignCorners, scaleFactors]) as Tensor;
+  return callOp((id166 >= 0 ? id166 : (id166 = op("aten::upsample_bilinear2d", "vec"))), [input_, outputSize, alignCorners, scaleFactors]) as Tensor;
 }
 
 /**
@@ -1514,7 +1587,7 @@ export function upsampleBilinear2d(input_: Tensor, outputSize: number | number[]
  *   aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor
  */
 export function upsampleNearest2d(input_: Tensor, outputSize: number | number[] | null, scaleFactors: number[] | null): Tensor {
-  return callOp((id159 >= 0 ? id159 : (id159 = op("aten::upsample_nearest2d", "vec"))), [input_, outputSize, scaleFactors]) as Tensor;
+  return callOp((id167 >= 0 ? id167 : (id167 = op("aten::upsample_nearest2d", "vec"))), [input_, outputSize, scaleFactors]) as Tensor;
 }
 
 /**
@@ -1522,7 +1595,7 @@ export function upsampleNearest2d(input_: Tensor, outputSize: number | number[] 
  *   aten::grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor
  */
 export function gridSampler(input_: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor {
-  return callOp((id160 >= 0 ? id160 : (id160 = op("aten::grid_sampler", ""))), [input_, grid, interpolationMode, paddingMode, alignCorners]) as Tensor;
+  return callOp((id168 >= 0 ? id168 : (id168 = op("aten::grid_sampler", ""))), [input_, grid, interpolationMode, paddingMode, alignCorners]) as Tensor;
 }
 
 /**
@@ -1530,7 +1603,15 @@ export function gridSampler(input_: Tensor, grid: Tensor, interpolationMode: num
  *   aten::affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor
  */
 export function affineGridGenerator(theta: Tensor, size: number | number[], alignCorners: boolean): Tensor {
-  return callOp((id161 >= 0 ? id161 : (id161 = op("aten::affine_grid_generator", ""))), [theta, size, alignCorners]) as Tensor;
+  return callOp((id169 >= 0 ? id169 : (id169 = op("aten::affine_grid_generator", ""))), [theta, size, alignCorners]) as Tensor;
+}
+
+/**
+ * aten::embedding
+ *   aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor
+ */
+export function embedding(weight: Tensor, indices: Tensor, o?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor {
+  return callOp((id170 >= 0 ? id170 : (id170 = op("aten::embedding", ""))), [weight, indices, o?.paddingIdx, o?.scaleGradByFreq, o?.sparse]) as Tensor;
 }
 
 /**
@@ -1538,7 +1619,7 @@ export function affineGridGenerator(theta: Tensor, size: number | number[], alig
  *   aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor
  */
 export function gather(self_: Tensor, dim: number, index_: Tensor, o?: { sparseGrad?: boolean }): Tensor {
-  return callOp((id162 >= 0 ? id162 : (id162 = op("aten::gather", ""))), [self_, dim, index_, o?.sparseGrad]) as Tensor;
+  return callOp((id171 >= 0 ? id171 : (id171 = op("aten::gather", ""))), [self_, dim, index_, o?.sparseGrad]) as Tensor;
 }
 
 /**
@@ -1548,10 +1629,10 @@ export function gather(self_: Tensor, dim: number, index_: Tensor, o?: { sparseG
  */
 export function scatter(self_: Tensor, dim: number, index_: Tensor, src: Tensor | number): Tensor {
   if (self_ instanceof Tensor && typeof dim === 'number' && index_ instanceof Tensor && src instanceof Tensor) {
-    return callOp((id163 >= 0 ? id163 : (id163 = op("aten::scatter", "src"))), [self_, dim, index_, src]) as Tensor;
+    return callOp((id172 >= 0 ? id172 : (id172 = op("aten::scatter", "src"))), [self_, dim, index_, src]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof dim === 'number' && index_ instanceof Tensor && typeof src === 'number') {
-    return callOp((id164 >= 0 ? id164 : (id164 = op("aten::scatter", "value"))), [self_, dim, index_, src]) as Tensor;
+    return callOp((id173 >= 0 ? id173 : (id173 = op("aten::scatter", "value"))), [self_, dim, index_, src]) as Tensor;
   }
   throw new TypeError("scatter(): arguments match no overload of aten::scatter: " + "aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor | aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor");
 }
@@ -1561,7 +1642,7 @@ export function scatter(self_: Tensor, dim: number, index_: Tensor, src: Tensor 
  *   aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
  */
 export function scatterAdd(self_: Tensor, dim: number, index_: Tensor, src: Tensor): Tensor {
-  return callOp((id165 >= 0 ? id165 : (id165 = op("aten::scatter_add", ""))), [self_, dim, index_, src]) as Tensor;
+  return callOp((id174 >= 0 ? id174 : (id174 = op("aten::scatter_add", ""))), [self_, dim, index_, src]) as Tensor;
 }
 
 /**
@@ -1569,7 +1650,7 @@ export function scatterAdd(self_: Tensor, dim: number, index_: Tensor, src: Tens
  *   aten::index_select(Tensor self, int dim, Tensor index) -> Tensor
  */
 export function indexSelect(self_: Tensor, dim: number, index_: Tensor): Tensor {
-  return callOp((id166 >= 0 ? id166 : (id166 = op("aten::index_select", ""))), [self_, dim, index_]) as Tensor;
+  return callOp((id175 >= 0 ? id175 : (id175 = op("aten::index_select", ""))), [self_, dim, index_]) as Tensor;
 }
 
 /**
@@ -1577,7 +1658,7 @@ export function indexSelect(self_: Tensor, dim: number, index_: Tensor): Tensor 
  *   aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor
  */
 export function index(self_: Tensor, indices: (Tensor | null)[]): Tensor {
-  return callOp((id167 >= 0 ? id167 : (id167 = op("aten::index", "Tensor"))), [self_, indices]) as Tensor;
+  return callOp((id176 >= 0 ? id176 : (id176 = op("aten::index", "Tensor"))), [self_, indices]) as Tensor;
 }
 
 /**
@@ -1585,7 +1666,7 @@ export function index(self_: Tensor, indices: (Tensor | null)[]): Tensor {
  *   aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor
  */
 export function indexPut(self_: Tensor, indices: (Tensor | null)[], values: Tensor, o?: { accumulate?: boolean }): Tensor {
-  return callOp((id168 >= 0 ? id168 : (id168 = op("aten::index_put", ""))), [self_, indices, values, o?.accumulate]) as Tensor;
+  return callOp((id177 >= 0 ? id177 : (id177 = op("aten::index_put", ""))), [self_, indices, values, o?.accumulate]) as Tensor;
 }
 
 /**
@@ -1595,10 +1676,10 @@ export function indexPut(self_: Tensor, indices: (Tensor | null)[], values: Tens
  */
 export function maskedFill(self_: Tensor, mask: Tensor, value: number | Tensor): Tensor {
   if (self_ instanceof Tensor && mask instanceof Tensor && typeof value === 'number') {
-    return callOp((id169 >= 0 ? id169 : (id169 = op("aten::masked_fill", "Scalar"))), [self_, mask, value]) as Tensor;
+    return callOp((id178 >= 0 ? id178 : (id178 = op("aten::masked_fill", "Scalar"))), [self_, mask, value]) as Tensor;
   }
   if (self_ instanceof Tensor && mask instanceof Tensor && value instanceof Tensor) {
-    return callOp((id170 >= 0 ? id170 : (id170 = op("aten::masked_fill", "Tensor"))), [self_, mask, value]) as Tensor;
+    return callOp((id179 >= 0 ? id179 : (id179 = op("aten::masked_fill", "Tensor"))), [self_, mask, value]) as Tensor;
   }
   throw new TypeError("maskedFill(): arguments match no overload of aten::masked_fill: " + "aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor | aten::masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor");
 }
@@ -1608,7 +1689,7 @@ export function maskedFill(self_: Tensor, mask: Tensor, value: number | Tensor):
  *   aten::masked_select(Tensor self, Tensor mask) -> Tensor
  */
 export function maskedSelect(self_: Tensor, mask: Tensor): Tensor {
-  return callOp((id171 >= 0 ? id171 : (id171 = op("aten::masked_select", ""))), [self_, mask]) as Tensor;
+  return callOp((id180 >= 0 ? id180 : (id180 = op("aten::masked_select", ""))), [self_, mask]) as Tensor;
 }
 
 /**
@@ -1616,7 +1697,7 @@ export function maskedSelect(self_: Tensor, mask: Tensor): Tensor {
  *   aten::nonzero(Tensor self) -> Tensor
  */
 export function nonzero(self_: Tensor): Tensor {
-  return callOp((id172 >= 0 ? id172 : (id172 = op("aten::nonzero", ""))), [self_]) as Tensor;
+  return callOp((id181 >= 0 ? id181 : (id181 = op("aten::nonzero", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1624,7 +1705,7 @@ export function nonzero(self_: Tensor): Tensor {
  *   aten::take(Tensor self, Tensor index) -> Tensor
  */
 export function take(self_: Tensor, index_: Tensor): Tensor {
-  return callOp((id173 >= 0 ? id173 : (id173 = op("aten::take", ""))), [self_, index_]) as Tensor;
+  return callOp((id182 >= 0 ? id182 : (id182 = op("aten::take", ""))), [self_, index_]) as Tensor;
 }
 
 /**
@@ -1632,7 +1713,7 @@ export function take(self_: Tensor, index_: Tensor): Tensor {
  *   aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)
  */
 export function select(self_: Tensor, dim: number, index_: number): Tensor {
-  return callOp((id174 >= 0 ? id174 : (id174 = op("aten::select", "int"))), [self_, dim, index_]) as Tensor;
+  return callOp((id183 >= 0 ? id183 : (id183 = op("aten::select", "int"))), [self_, dim, index_]) as Tensor;
 }
 
 /**
@@ -1640,7 +1721,7 @@ export function select(self_: Tensor, dim: number, index_: number): Tensor {
  *   aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)
  */
 export function slice(self_: Tensor, o?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor {
-  return callOp((id175 >= 0 ? id175 : (id175 = op("aten::slice", "Tensor"))), [self_, o?.dim, o?.start, o?.end, o?.step]) as Tensor;
+  return callOp((id184 >= 0 ? id184 : (id184 = op("aten::slice", "Tensor"))), [self_, o?.dim, o?.start, o?.end, o?.step]) as Tensor;
 }
 
 /**
@@ -1648,7 +1729,7 @@ export function slice(self_: Tensor, o?: { dim?: number; start?: number | null; 
  *   aten::narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)
  */
 export function narrow(self_: Tensor, dim: number, start: number, length: number): Tensor {
-  return callOp((id176 >= 0 ? id176 : (id176 = op("aten::narrow", ""))), [self_, dim, start, length]) as Tensor;
+  return callOp((id185 >= 0 ? id185 : (id185 = op("aten::narrow", ""))), [self_, dim, start, length]) as Tensor;
 }
 
 /**
@@ -1656,7 +1737,7 @@ export function narrow(self_: Tensor, dim: number, start: number, length: number
  *   aten::cat(Tensor[] tensors, int dim=0) -> Tensor
  */
 export function cat(tensors: Tensor[], o?: { dim?: number }): Tensor {
-  return callOp((id177 >= 0 ? id177 : (id177 = op("aten::cat", ""))), [tensors, o?.dim]) as Tensor;
+  return callOp((id186 >= 0 ? id186 : (id186 = op("aten::cat", ""))), [tensors, o?.dim]) as Tensor;
 }
 
 /**
@@ -1664,7 +1745,7 @@ export function cat(tensors: Tensor[], o?: { dim?: number }): Tensor {
  *   aten::stack(Tensor[] tensors, int dim=0) -> Tensor
  */
 export function stack(tensors: Tensor[], o?: { dim?: number }): Tensor {
-  return callOp((id178 >= 0 ? id178 : (id178 = op("aten::stack", ""))), [tensors, o?.dim]) as Tensor;
+  return callOp((id187 >= 0 ? id187 : (id187 = op("aten::stack", ""))), [tensors, o?.dim]) as Tensor;
 }
 
 /**
@@ -1672,7 +1753,7 @@ export function stack(tensors: Tensor[], o?: { dim?: number }): Tensor {
  *   aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)
  */
 export function view(self_: Tensor, size: number | number[]): Tensor {
-  return callOp((id179 >= 0 ? id179 : (id179 = op("aten::view", ""))), [self_, size]) as Tensor;
+  return callOp((id188 >= 0 ? id188 : (id188 = op("aten::view", ""))), [self_, size]) as Tensor;
 }
 
 /**
@@ -1680,7 +1761,7 @@ export function view(self_: Tensor, size: number | number[]): Tensor {
  *   aten::reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)
  */
 export function reshape(self_: Tensor, shape: number | number[]): Tensor {
-  return callOp((id180 >= 0 ? id180 : (id180 = op("aten::reshape", ""))), [self_, shape]) as Tensor;
+  return callOp((id189 >= 0 ? id189 : (id189 = op("aten::reshape", ""))), [self_, shape]) as Tensor;
 }
 
 /**
@@ -1688,7 +1769,7 @@ export function reshape(self_: Tensor, shape: number | number[]): Tensor {
  *   aten::permute(Tensor(a) self, int[] dims) -> Tensor(a)
  */
 export function permute(self_: Tensor, dims: number | number[]): Tensor {
-  return callOp((id181 >= 0 ? id181 : (id181 = op("aten::permute", ""))), [self_, dims]) as Tensor;
+  return callOp((id190 >= 0 ? id190 : (id190 = op("aten::permute", ""))), [self_, dims]) as Tensor;
 }
 
 /**
@@ -1696,7 +1777,7 @@ export function permute(self_: Tensor, dims: number | number[]): Tensor {
  *   aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)
  */
 export function transpose(self_: Tensor, dim0: number, dim1: number): Tensor {
-  return callOp((id182 >= 0 ? id182 : (id182 = op("aten::transpose", "int"))), [self_, dim0, dim1]) as Tensor;
+  return callOp((id191 >= 0 ? id191 : (id191 = op("aten::transpose", "int"))), [self_, dim0, dim1]) as Tensor;
 }
 
 /**
@@ -1704,7 +1785,7 @@ export function transpose(self_: Tensor, dim0: number, dim1: number): Tensor {
  *   aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)
  */
 export function expand(self_: Tensor, size: number | number[], o?: { implicit?: boolean }): Tensor {
-  return callOp((id183 >= 0 ? id183 : (id183 = op("aten::expand", ""))), [self_, size, o?.implicit]) as Tensor;
+  return callOp((id192 >= 0 ? id192 : (id192 = op("aten::expand", ""))), [self_, size, o?.implicit]) as Tensor;
 }
 
 /**
@@ -1712,7 +1793,7 @@ export function expand(self_: Tensor, size: number | number[], o?: { implicit?: 
  *   aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)
  */
 export function expandAs(self_: Tensor, other: Tensor): Tensor {
-  return callOp((id184 >= 0 ? id184 : (id184 = op("aten::expand_as", ""))), [self_, other]) as Tensor;
+  return callOp((id193 >= 0 ? id193 : (id193 = op("aten::expand_as", ""))), [self_, other]) as Tensor;
 }
 
 /**
@@ -1720,7 +1801,7 @@ export function expandAs(self_: Tensor, other: Tensor): Tensor {
  *   aten::contiguous(Tensor(a) self, *, MemoryFormat memory_format=0) -> Tensor(a)
  */
 export function contiguous(self_: Tensor, o?: { memoryFormat?: number }): Tensor {
-  return callOp((id185 >= 0 ? id185 : (id185 = op("aten::contiguous", ""))), [self_, o?.memoryFormat]) as Tensor;
+  return callOp((id194 >= 0 ? id194 : (id194 = op("aten::contiguous", ""))), [self_, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1728,7 +1809,7 @@ export function contiguous(self_: Tensor, o?: { memoryFormat?: number }): Tensor
  *   aten::flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)
  */
 export function flatten(self_: Tensor, o?: { startDim?: number; endDim?: number }): Tensor {
-  return callOp((id186 >= 0 ? id186 : (id186 = op("aten::flatten", "using_ints"))), [self_, o?.startDim, o?.endDim]) as Tensor;
+  return callOp((id195 >= 0 ? id195 : (id195 = op("aten::flatten", "using_ints"))), [self_, o?.startDim, o?.endDim]) as Tensor;
 }
 
 /**
@@ -1736,7 +1817,7 @@ export function flatten(self_: Tensor, o?: { startDim?: number; endDim?: number 
  *   aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)
  */
 export function unsqueeze(self_: Tensor, dim: number): Tensor {
-  return callOp((id187 >= 0 ? id187 : (id187 = op("aten::unsqueeze", ""))), [self_, dim]) as Tensor;
+  return callOp((id196 >= 0 ? id196 : (id196 = op("aten::unsqueeze", ""))), [self_, dim]) as Tensor;
 }
 
 /**
@@ -1746,10 +1827,10 @@ export function unsqueeze(self_: Tensor, dim: number): Tensor {
  */
 export function squeeze(self_: Tensor, dim?: number): Tensor {
   if (self_ instanceof Tensor && typeof dim === 'number') {
-    return callOp((id188 >= 0 ? id188 : (id188 = op("aten::squeeze", "dim"))), [self_, dim]) as Tensor;
+    return callOp((id197 >= 0 ? id197 : (id197 = op("aten::squeeze", "dim"))), [self_, dim]) as Tensor;
   }
   if (self_ instanceof Tensor && dim === undefined) {
-    return callOp((id189 >= 0 ? id189 : (id189 = op("aten::squeeze", ""))), [self_]) as Tensor;
+    return callOp((id198 >= 0 ? id198 : (id198 = op("aten::squeeze", ""))), [self_]) as Tensor;
   }
   throw new TypeError("squeeze(): arguments match no overload of aten::squeeze: " + "aten::squeeze.dim(Tensor(a) self, int dim) -> Tensor(a) | aten::squeeze(Tensor(a) self) -> Tensor(a)");
 }
@@ -1759,7 +1840,7 @@ export function squeeze(self_: Tensor, dim?: number): Tensor {
  *   aten::flip(Tensor self, int[] dims) -> Tensor
  */
 export function flip(self_: Tensor, dims: number | number[]): Tensor {
-  return callOp((id190 >= 0 ? id190 : (id190 = op("aten::flip", ""))), [self_, dims]) as Tensor;
+  return callOp((id199 >= 0 ? id199 : (id199 = op("aten::flip", ""))), [self_, dims]) as Tensor;
 }
 
 /**
@@ -1767,7 +1848,7 @@ export function flip(self_: Tensor, dims: number | number[]): Tensor {
  *   aten::rot90(Tensor self, int k=1, int[] dims=[0, 1]) -> Tensor
  */
 export function rot90(self_: Tensor, o?: { k?: number; dims?: number | number[] }): Tensor {
-  return callOp((id191 >= 0 ? id191 : (id191 = op("aten::rot90", ""))), [self_, o?.k, o?.dims]) as Tensor;
+  return callOp((id200 >= 0 ? id200 : (id200 = op("aten::rot90", ""))), [self_, o?.k, o?.dims]) as Tensor;
 }
 
 /**
@@ -1775,7 +1856,7 @@ export function rot90(self_: Tensor, o?: { k?: number; dims?: number | number[] 
  *   aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor
  */
 export function roll(self_: Tensor, shifts: number | number[], o?: { dims?: number | number[] }): Tensor {
-  return callOp((id192 >= 0 ? id192 : (id192 = op("aten::roll", ""))), [self_, shifts, o?.dims]) as Tensor;
+  return callOp((id201 >= 0 ? id201 : (id201 = op("aten::roll", ""))), [self_, shifts, o?.dims]) as Tensor;
 }
 
 /**
@@ -1783,7 +1864,7 @@ export function roll(self_: Tensor, shifts: number | number[], o?: { dims?: numb
  *   aten::repeat(Tensor self, SymInt[] repeats) -> Tensor
  */
 export function repeat(self_: Tensor, repeats: number | number[]): Tensor {
-  return callOp((id193 >= 0 ? id193 : (id193 = op("aten::repeat", ""))), [self_, repeats]) as Tensor;
+  return callOp((id202 >= 0 ? id202 : (id202 = op("aten::repeat", ""))), [self_, repeats]) as Tensor;
 }
 
 /**
@@ -1791,7 +1872,7 @@ export function repeat(self_: Tensor, repeats: number | number[]): Tensor {
  *   aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor
  */
 export function repeatInterleave(self_: Tensor, repeats: number, o?: { dim?: number | null; outputSize?: number | null }): Tensor {
-  return callOp((id194 >= 0 ? id194 : (id194 = op("aten::repeat_interleave", "self_int"))), [self_, repeats, o?.dim, o?.outputSize]) as Tensor;
+  return callOp((id203 >= 0 ? id203 : (id203 = op("aten::repeat_interleave", "self_int"))), [self_, repeats, o?.dim, o?.outputSize]) as Tensor;
 }
 
 /**
@@ -1799,7 +1880,7 @@ export function repeatInterleave(self_: Tensor, repeats: number, o?: { dim?: num
  *   aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor
  */
 export function pad(self_: Tensor, pad_: number | number[], o?: { mode?: string; value?: number | null }): Tensor {
-  return callOp((id195 >= 0 ? id195 : (id195 = op("aten::pad", ""))), [self_, pad_, o?.mode, o?.value]) as Tensor;
+  return callOp((id204 >= 0 ? id204 : (id204 = op("aten::pad", ""))), [self_, pad_, o?.mode, o?.value]) as Tensor;
 }
 
 /**
@@ -1807,7 +1888,7 @@ export function pad(self_: Tensor, pad_: number | number[], o?: { mode?: string;
  *   aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor
  */
 export function constantPadNd(self_: Tensor, pad_: number | number[], o?: { value?: number }): Tensor {
-  return callOp((id196 >= 0 ? id196 : (id196 = op("aten::constant_pad_nd", ""))), [self_, pad_, o?.value]) as Tensor;
+  return callOp((id205 >= 0 ? id205 : (id205 = op("aten::constant_pad_nd", ""))), [self_, pad_, o?.value]) as Tensor;
 }
 
 /**
@@ -1815,7 +1896,7 @@ export function constantPadNd(self_: Tensor, pad_: number | number[], o?: { valu
  *   aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]
  */
 export function split(self_: Tensor, splitSize: number, o?: { dim?: number }): Tensor[] {
-  return callOp((id197 >= 0 ? id197 : (id197 = op("aten::split", "Tensor"))), [self_, splitSize, o?.dim]) as Tensor[];
+  return callOp((id206 >= 0 ? id206 : (id206 = op("aten::split", "Tensor"))), [self_, splitSize, o?.dim]) as Tensor[];
 }
 
 /**
@@ -1823,7 +1904,7 @@ export function split(self_: Tensor, splitSize: number, o?: { dim?: number }): T
  *   aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]
  */
 export function chunk(self_: Tensor, chunks: number, o?: { dim?: number }): Tensor[] {
-  return callOp((id198 >= 0 ? id198 : (id198 = op("aten::chunk", ""))), [self_, chunks, o?.dim]) as Tensor[];
+  return callOp((id207 >= 0 ? id207 : (id207 = op("aten::chunk", ""))), [self_, chunks, o?.dim]) as Tensor[];
 }
 
 /**
@@ -1831,7 +1912,7 @@ export function chunk(self_: Tensor, chunks: number, o?: { dim?: number }): Tens
  *   aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]
  */
 export function unbind(self_: Tensor, o?: { dim?: number }): Tensor[] {
-  return callOp((id199 >= 0 ? id199 : (id199 = op("aten::unbind", "int"))), [self_, o?.dim]) as Tensor[];
+  return callOp((id208 >= 0 ? id208 : (id208 = op("aten::unbind", "int"))), [self_, o?.dim]) as Tensor[];
 }
 
 /**
@@ -1839,7 +1920,7 @@ export function unbind(self_: Tensor, o?: { dim?: number }): Tensor[] {
  *   aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor
  */
 export function clone(self_: Tensor, o?: { memoryFormat?: number | null }): Tensor {
-  return callOp((id200 >= 0 ? id200 : (id200 = op("aten::clone", ""))), [self_, o?.memoryFormat]) as Tensor;
+  return callOp((id209 >= 0 ? id209 : (id209 = op("aten::clone", ""))), [self_, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1847,7 +1928,7 @@ export function clone(self_: Tensor, o?: { memoryFormat?: number | null }): Tens
  *   aten::detach(Tensor(a) self) -> Tensor(a)
  */
 export function detach(self_: Tensor): Tensor {
-  return callOp((id201 >= 0 ? id201 : (id201 = op("aten::detach", ""))), [self_]) as Tensor;
+  return callOp((id210 >= 0 ? id210 : (id210 = op("aten::detach", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1855,7 +1936,7 @@ export function detach(self_: Tensor): Tensor {
  *   aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
  */
 export function toDtype(self_: Tensor, dtype: DType, o?: { nonBlocking?: boolean; copy?: boolean; memoryFormat?: number | null }): Tensor {
-  return callOp((id202 >= 0 ? id202 : (id202 = op("aten::to", "dtype"))), [self_, dt(dtype), o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
+  return callOp((id211 >= 0 ? id211 : (id211 = op("aten::to", "dtype"))), [self_, dt(dtype), o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1863,7 +1944,7 @@ export function toDtype(self_: Tensor, dtype: DType, o?: { nonBlocking?: boolean
  *   aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
  */
 export function toDevice(self_: Tensor, device: string, dtype: DType, o?: { nonBlocking?: boolean; copy?: boolean; memoryFormat?: number | null }): Tensor {
-  return callOp((id203 >= 0 ? id203 : (id203 = op("aten::to", "device"))), [self_, device, dt(dtype), o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
+  return callOp((id212 >= 0 ? id212 : (id212 = op("aten::to", "device"))), [self_, device, dt(dtype), o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1871,7 +1952,7 @@ export function toDevice(self_: Tensor, device: string, dtype: DType, o?: { nonB
  *   aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
  */
 export function toOther(self_: Tensor, other: Tensor, o?: { nonBlocking?: boolean; copy?: boolean; memoryFormat?: number | null }): Tensor {
-  return callOp((id204 >= 0 ? id204 : (id204 = op("aten::to", "other"))), [self_, other, o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
+  return callOp((id213 >= 0 ? id213 : (id213 = op("aten::to", "other"))), [self_, other, o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1879,7 +1960,7 @@ export function toOther(self_: Tensor, other: Tensor, o?: { nonBlocking?: boolea
  *   aten::tril(Tensor self, int diagonal=0) -> Tensor
  */
 export function tril(self_: Tensor, o?: { diagonal?: number }): Tensor {
-  return callOp((id205 >= 0 ? id205 : (id205 = op("aten::tril", ""))), [self_, o?.diagonal]) as Tensor;
+  return callOp((id214 >= 0 ? id214 : (id214 = op("aten::tril", ""))), [self_, o?.diagonal]) as Tensor;
 }
 
 /**
@@ -1887,7 +1968,7 @@ export function tril(self_: Tensor, o?: { diagonal?: number }): Tensor {
  *   aten::triu(Tensor self, int diagonal=0) -> Tensor
  */
 export function triu(self_: Tensor, o?: { diagonal?: number }): Tensor {
-  return callOp((id206 >= 0 ? id206 : (id206 = op("aten::triu", ""))), [self_, o?.diagonal]) as Tensor;
+  return callOp((id215 >= 0 ? id215 : (id215 = op("aten::triu", ""))), [self_, o?.diagonal]) as Tensor;
 }
 
 /**
@@ -1897,10 +1978,10 @@ export function triu(self_: Tensor, o?: { diagonal?: number }): Tensor {
  */
 export function bernoulli(self_: Tensor, p?: number): Tensor {
   if (self_ instanceof Tensor && p === undefined) {
-    return callOp((id207 >= 0 ? id207 : (id207 = op("aten::bernoulli", ""))), [self_, undefined]) as Tensor;
+    return callOp((id216 >= 0 ? id216 : (id216 = op("aten::bernoulli", ""))), [self_, undefined]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof p === 'number') {
-    return callOp((id208 >= 0 ? id208 : (id208 = op("aten::bernoulli", "p"))), [self_, p, undefined]) as Tensor;
+    return callOp((id217 >= 0 ? id217 : (id217 = op("aten::bernoulli", "p"))), [self_, p, undefined]) as Tensor;
   }
   throw new TypeError("bernoulli(): arguments match no overload of aten::bernoulli: " + "aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor | aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor");
 }
@@ -1910,7 +1991,7 @@ export function bernoulli(self_: Tensor, p?: number): Tensor {
  *   aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor
  */
 export function multinomial(self_: Tensor, numSamples: number, o?: { replacement?: boolean }): Tensor {
-  return callOp((id209 >= 0 ? id209 : (id209 = op("aten::multinomial", ""))), [self_, numSamples, o?.replacement, undefined]) as Tensor;
+  return callOp((id218 >= 0 ? id218 : (id218 = op("aten::multinomial", ""))), [self_, numSamples, o?.replacement, undefined]) as Tensor;
 }
 
 /**
@@ -1918,7 +1999,7 @@ export function multinomial(self_: Tensor, numSamples: number, o?: { replacement
  *   aten::randperm(int n, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function randperm(n: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id210 >= 0 ? id210 : (id210 = op("aten::randperm", ""))), [n, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id219 >= 0 ? id219 : (id219 = op("aten::randperm", ""))), [n, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -1926,7 +2007,7 @@ export function randperm(n: number, o?: { dtype?: DType | null; layout?: number 
  *   aten::rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function rand(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id211 >= 0 ? id211 : (id211 = op("aten::rand", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id220 >= 0 ? id220 : (id220 = op("aten::rand", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -1934,7 +2015,7 @@ export function rand(size: number | number[], o?: { dtype?: DType | null; layout
  *   aten::randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function randn(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id212 >= 0 ? id212 : (id212 = op("aten::randn", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id221 >= 0 ? id221 : (id221 = op("aten::randn", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -1942,7 +2023,7 @@ export function randn(size: number | number[], o?: { dtype?: DType | null; layou
  *   aten::randint.low(int low, int high, int[] size, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function randint(low: number, high: number, size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id213 >= 0 ? id213 : (id213 = op("aten::randint", "low"))), [low, high, size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id222 >= 0 ? id222 : (id222 = op("aten::randint", "low"))), [low, high, size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -1950,7 +2031,7 @@ export function randint(low: number, high: number, size: number | number[], o?: 
  *   aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function randLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id214 >= 0 ? id214 : (id214 = op("aten::rand_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id223 >= 0 ? id223 : (id223 = op("aten::rand_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1958,7 +2039,7 @@ export function randLike(self_: Tensor, o?: { dtype?: DType | null; layout?: num
  *   aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function randnLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id215 >= 0 ? id215 : (id215 = op("aten::randn_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id224 >= 0 ? id224 : (id224 = op("aten::randn_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1968,10 +2049,10 @@ export function randnLike(self_: Tensor, o?: { dtype?: DType | null; layout?: nu
  */
 export function normal(mean_: number | Tensor, std_: number | Tensor, size?: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
   if (typeof mean_ === 'number' && typeof std_ === 'number' && (typeof size === 'number' || Array.isArray(size))) {
-    return callOp((id216 >= 0 ? id216 : (id216 = op("aten::normal", "float_float"))), [mean_, std_, size, undefined, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+    return callOp((id225 >= 0 ? id225 : (id225 = op("aten::normal", "float_float"))), [mean_, std_, size, undefined, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
   }
   if (mean_ instanceof Tensor && std_ instanceof Tensor && size === undefined) {
-    return callOp((id217 >= 0 ? id217 : (id217 = op("aten::normal", "Tensor_Tensor"))), [mean_, std_, undefined]) as Tensor;
+    return callOp((id226 >= 0 ? id226 : (id226 = op("aten::normal", "Tensor_Tensor"))), [mean_, std_, undefined]) as Tensor;
   }
   throw new TypeError("normal(): arguments match no overload of aten::normal: " + "aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor | aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor");
 }
@@ -1981,7 +2062,7 @@ export function normal(mean_: number | Tensor, std_: number | Tensor, size?: num
  *   aten::_standard_gamma(Tensor self, Generator? generator=None) -> Tensor
  */
 export function standardGamma(self_: Tensor): Tensor {
-  return callOp((id218 >= 0 ? id218 : (id218 = op("aten::_standard_gamma", ""))), [self_, undefined]) as Tensor;
+  return callOp((id227 >= 0 ? id227 : (id227 = op("aten::_standard_gamma", ""))), [self_, undefined]) as Tensor;
 }
 
 /**
@@ -1989,7 +2070,7 @@ export function standardGamma(self_: Tensor): Tensor {
  *   aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function zeros(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id219 >= 0 ? id219 : (id219 = op("aten::zeros", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id228 >= 0 ? id228 : (id228 = op("aten::zeros", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -1997,7 +2078,7 @@ export function zeros(size: number | number[], o?: { dtype?: DType | null; layou
  *   aten::ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function ones(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id220 >= 0 ? id220 : (id220 = op("aten::ones", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id229 >= 0 ? id229 : (id229 = op("aten::ones", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2005,7 +2086,7 @@ export function ones(size: number | number[], o?: { dtype?: DType | null; layout
  *   aten::full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function full(size: number | number[], fillValue: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id221 >= 0 ? id221 : (id221 = op("aten::full", ""))), [size, fillValue, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id230 >= 0 ? id230 : (id230 = op("aten::full", ""))), [size, fillValue, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2013,7 +2094,7 @@ export function full(size: number | number[], fillValue: number, o?: { dtype?: D
  *   aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function empty(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id222 >= 0 ? id222 : (id222 = op("aten::empty", "memory_format"))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id231 >= 0 ? id231 : (id231 = op("aten::empty", "memory_format"))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2021,7 +2102,7 @@ export function empty(size: number | number[], o?: { dtype?: DType | null; layou
  *   aten::arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function arange(start: number, end: number, o?: { step?: number; dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id223 >= 0 ? id223 : (id223 = op("aten::arange", "start_step"))), [start, end, o?.step, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id232 >= 0 ? id232 : (id232 = op("aten::arange", "start_step"))), [start, end, o?.step, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2029,7 +2110,7 @@ export function arange(start: number, end: number, o?: { step?: number; dtype?: 
  *   aten::linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function linspace(start: number, end: number, steps: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id224 >= 0 ? id224 : (id224 = op("aten::linspace", ""))), [start, end, steps, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id233 >= 0 ? id233 : (id233 = op("aten::linspace", ""))), [start, end, steps, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2037,7 +2118,7 @@ export function linspace(start: number, end: number, steps: number, o?: { dtype?
  *   aten::eye(int n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function eye(n: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id225 >= 0 ? id225 : (id225 = op("aten::eye", ""))), [n, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id234 >= 0 ? id234 : (id234 = op("aten::eye", ""))), [n, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2045,7 +2126,7 @@ export function eye(n: number, o?: { dtype?: DType | null; layout?: number | nul
  *   aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function zerosLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id226 >= 0 ? id226 : (id226 = op("aten::zeros_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id235 >= 0 ? id235 : (id235 = op("aten::zeros_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2053,7 +2134,7 @@ export function zerosLike(self_: Tensor, o?: { dtype?: DType | null; layout?: nu
  *   aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function onesLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id227 >= 0 ? id227 : (id227 = op("aten::ones_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id236 >= 0 ? id236 : (id236 = op("aten::ones_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2061,7 +2142,7 @@ export function onesLike(self_: Tensor, o?: { dtype?: DType | null; layout?: num
  *   aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function fullLike(self_: Tensor, fillValue: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id228 >= 0 ? id228 : (id228 = op("aten::full_like", ""))), [self_, fillValue, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id237 >= 0 ? id237 : (id237 = op("aten::full_like", ""))), [self_, fillValue, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2069,7 +2150,7 @@ export function fullLike(self_: Tensor, fillValue: number, o?: { dtype?: DType |
  *   aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function emptyLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id229 >= 0 ? id229 : (id229 = op("aten::empty_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id238 >= 0 ? id238 : (id238 = op("aten::empty_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2077,7 +2158,7 @@ export function emptyLike(self_: Tensor, o?: { dtype?: DType | null; layout?: nu
  *   aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function scalarTensor(s: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id230 >= 0 ? id230 : (id230 = op("aten::scalar_tensor", ""))), [s, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id239 >= 0 ? id239 : (id239 = op("aten::scalar_tensor", ""))), [s, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 declare module './tensor' {
@@ -2118,6 +2199,9 @@ declare module './tensor' {
     addcmul(tensor1: Tensor, tensor2: Tensor, o?: { value?: number }): Tensor;
     addcdiv(tensor1: Tensor, tensor2: Tensor, o?: { value?: number }): Tensor;
     nanToNum(o?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+    softplus(o?: { beta?: number; threshold?: number }): Tensor;
+    logSigmoid(): Tensor;
+    silu(): Tensor;
     eq(other: Tensor | number): Tensor;
     ne(other: Tensor | number): Tensor;
     lt(other: Tensor | number): Tensor;
@@ -2129,6 +2213,7 @@ declare module './tensor' {
     logicalOr(other: Tensor): Tensor;
     isnan(): Tensor;
     isfinite(): Tensor;
+    isinf(): Tensor;
     where(self_: Tensor | number, other: Tensor | number): Tensor;
     allclose(other: Tensor, o?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
     equal(other: Tensor): boolean;
@@ -2171,6 +2256,7 @@ declare module './tensor' {
     variance(dim: number | number[] | null, o?: { correction?: number | null; keepdim?: boolean }): Tensor;
     std(dim: number | number[] | null, o?: { correction?: number | null; keepdim?: boolean }): Tensor;
     norm(p?: number | null, dim?: number | number[], o?: { keepdim?: boolean; p?: number }): Tensor;
+    vectorNorm(o?: { ord?: number; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
     logsumexp(dim: number | number[], o?: { keepdim?: boolean }): Tensor;
     cumsum(dim: number, o?: { dtype?: DType | null }): Tensor;
     all(dim?: number, o?: { keepdim?: boolean }): Tensor;
@@ -2189,6 +2275,7 @@ declare module './tensor' {
     outer(vec2: Tensor): Tensor;
     t(): Tensor;
     cdist(x2: Tensor, o?: { p?: number; computeMode?: number | null }): Tensor;
+    cosineSimilarity(x2: Tensor, o?: { dim?: number; eps?: number }): Tensor;
     diag(o?: { diagonal?: number }): Tensor;
     conv2d(weight: Tensor, o?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
     batchNorm(weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, cudnnEnabled: boolean): Tensor;
@@ -2204,6 +2291,8 @@ declare module './tensor' {
     crossEntropyLoss(target: Tensor, o?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
     nllLoss(target: Tensor, o?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
     mseLoss(target: Tensor, o?: { reduction?: number }): Tensor;
+    smoothL1Loss(target: Tensor, o?: { reduction?: number; beta?: number }): Tensor;
+    binaryCrossEntropy(target: Tensor, o?: { weight?: Tensor | null; reduction?: number }): Tensor;
     binaryCrossEntropyWithLogits(target: Tensor, o?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
     klDiv(target: Tensor, o?: { reduction?: number; logTarget?: boolean }): Tensor;
     dropout(p: number, train: boolean): Tensor;
@@ -2212,6 +2301,7 @@ declare module './tensor' {
     upsampleNearest2d(outputSize: number | number[] | null, scaleFactors: number[] | null): Tensor;
     gridSampler(grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor;
     affineGridGenerator(size: number | number[], alignCorners: boolean): Tensor;
+    embedding(indices: Tensor, o?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
     gather(dim: number, index_: Tensor, o?: { sparseGrad?: boolean }): Tensor;
     scatter(dim: number, index_: Tensor, src: Tensor | number): Tensor;
     scatterAdd(dim: number, index_: Tensor, src: Tensor): Tensor;
@@ -2372,6 +2462,15 @@ Tensor.prototype.addcdiv = function (this: Tensor, tensor1: Tensor, tensor2: Ten
 Tensor.prototype.nanToNum = function (this: Tensor, o?: { nan?: number | null; posinf?: number | null; neginf?: number | null }) {
   return nanToNum(this, o);
 };
+Tensor.prototype.softplus = function (this: Tensor, o?: { beta?: number; threshold?: number }) {
+  return softplus(this, o);
+};
+Tensor.prototype.logSigmoid = function (this: Tensor) {
+  return logSigmoid(this);
+};
+Tensor.prototype.silu = function (this: Tensor) {
+  return silu(this);
+};
 Tensor.prototype.eq = function (this: Tensor, other: Tensor | number) {
   return eq(this, other);
 };
@@ -2404,6 +2503,9 @@ Tensor.prototype.isnan = function (this: Tensor) {
 };
 Tensor.prototype.isfinite = function (this: Tensor) {
   return isfinite(this);
+};
+Tensor.prototype.isinf = function (this: Tensor) {
+  return isinf(this);
 };
 Tensor.prototype.where = function (this: Tensor, self_: Tensor | number, other: Tensor | number) {
   return where(this, self_, other);
@@ -2531,6 +2633,9 @@ Tensor.prototype.std = function (this: Tensor, dim: number | number[] | null, o?
 Tensor.prototype.norm = function (this: Tensor, p?: number | null, dim?: number | number[], o?: { keepdim?: boolean; p?: number }) {
   return norm(this, p, dim, o);
 };
+Tensor.prototype.vectorNorm = function (this: Tensor, o?: { ord?: number; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }) {
+  return vectorNorm(this, o);
+};
 Tensor.prototype.logsumexp = function (this: Tensor, dim: number | number[], o?: { keepdim?: boolean }) {
   return logsumexp(this, dim, o);
 };
@@ -2585,6 +2690,9 @@ Tensor.prototype.t = function (this: Tensor) {
 Tensor.prototype.cdist = function (this: Tensor, x2: Tensor, o?: { p?: number; computeMode?: number | null }) {
   return cdist(this, x2, o);
 };
+Tensor.prototype.cosineSimilarity = function (this: Tensor, x2: Tensor, o?: { dim?: number; eps?: number }) {
+  return cosineSimilarity(this, x2, o);
+};
 Tensor.prototype.diag = function (this: Tensor, o?: { diagonal?: number }) {
   return diag(this, o);
 };
@@ -2630,6 +2738,12 @@ Tensor.prototype.nllLoss = function (this: Tensor, target: Tensor, o?: { weight?
 Tensor.prototype.mseLoss = function (this: Tensor, target: Tensor, o?: { reduction?: number }) {
   return mseLoss(this, target, o);
 };
+Tensor.prototype.smoothL1Loss = function (this: Tensor, target: Tensor, o?: { reduction?: number; beta?: number }) {
+  return smoothL1Loss(this, target, o);
+};
+Tensor.prototype.binaryCrossEntropy = function (this: Tensor, target: Tensor, o?: { weight?: Tensor | null; reduction?: number }) {
+  return binaryCrossEntropy(this, target, o);
+};
 Tensor.prototype.binaryCrossEntropyWithLogits = function (this: Tensor, target: Tensor, o?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }) {
   return binaryCrossEntropyWithLogits(this, target, o);
 };
@@ -2653,6 +2767,9 @@ Tensor.prototype.gridSampler = function (this: Tensor, grid: Tensor, interpolati
 };
 Tensor.prototype.affineGridGenerator = function (this: Tensor, size: number | number[], alignCorners: boolean) {
   return affineGridGenerator(this, size, alignCorners);
+};
+Tensor.prototype.embedding = function (this: Tensor, indices: Tensor, o?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }) {
+  return embedding(this, indices, o);
 };
 Tensor.prototype.gather = function (this: Tensor, dim: number, index_: Tensor, o?: { sparseGrad?: boolean }) {
   return gather(this, dim, index_, o);

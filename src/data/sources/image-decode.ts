@@ -1,0 +1,62 @@
+// Decodes one JPEG (ITU T.81 / JFIF, via jpeg-js) or PNG (ISO/IEC 15948, via pngjs) file to 8-bit RGB,
+// HWC. The format is chosen by magic bytes, not by extension. Grayscale is replicated to RGB; the
+// alpha channel of RGBA/gray+alpha PNGs is dropped (as PIL's convert('RGB') does); 16-bit PNG
+// samples are scaled to 8 bits by pngjs.
+import * as fs from 'fs';
+import * as jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { DataFormatError, RawImage } from './types';
+
+const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+export function isPng(b: Uint8Array): boolean {
+  return b.length >= 8 && PNG_MAGIC.every((v, i) => b[i] === v);
+}
+
+export function isJpeg(b: Uint8Array): boolean {
+  return b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+}
+
+/** Decodes JPEG or PNG bytes to RGB. `file` names the source in errors. */
+export function decodeImage(buf: Uint8Array, file = '<image>'): RawImage {
+  if (isPng(buf)) {
+    let png: PNG;
+    try {
+      png = PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+    } catch (e) {
+      throw new DataFormatError(file, `corrupt or truncated PNG: ${(e as Error).message}`);
+    }
+    const { width, height } = png;
+    const n = width * height;
+    const out = new Uint8Array(n * 3);
+    const src = png.data;
+    for (let p = 0; p < n; p++) {
+      out[p * 3] = src[p * 4];
+      out[p * 3 + 1] = src[p * 4 + 1];
+      out[p * 3 + 2] = src[p * 4 + 2];
+    }
+    return { data: out, height, width, channels: 3 };
+  }
+  if (isJpeg(buf)) {
+    try {
+      const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
+      if (img.data.length !== img.width * img.height * 3) throw new Error('unexpected decoded size');
+      return { data: img.data, height: img.height, width: img.width, channels: 3 };
+    } catch (e) {
+      throw new DataFormatError(file, `corrupt or truncated JPEG: ${(e as Error).message ?? String(e)}`);
+    }
+  }
+  throw new DataFormatError(file, 'wrong magic: not a JPEG or PNG image');
+}
+
+/** Reads and decodes an image file to RGB. */
+export function readImageFile(file: string): RawImage {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataFormatError(file, code === 'ENOENT' ? 'missing file' : `cannot read: ${(e as Error).message}`);
+  }
+  return decodeImage(buf, file);
+}

@@ -1,0 +1,301 @@
+// Classification metrics for long-tailed evaluation (SPEC §6): top-1 / top-5 (micro), per-class accuracy,
+// balanced accuracy, many / medium / few-shot accuracy, confusion matrix, macro-F1, per-class precision /
+// recall, and the "classification ratio" of S2 (Procrustean Training, Fig. 1).
+//
+// One topk per batch moves the predictions to JS; everything else is plain JS math on typed arrays.
+//
+// Conventions (all values are fractions in [0, 1]; the table renderer turns them into percentages):
+// - top-1 / top-5 are micro (correct / samples). With fewer than 5 classes, "top-5" is top-min(5, C).
+//   Ties in the logits are broken the way libtorch's topk breaks them (sorted, largest first).
+// - per-class accuracy = recall = confusion[c][c] / support(c); null when class c has no test samples.
+// - balanced accuracy = mean per-class recall over the classes with test support (as sklearn's
+//   balanced_accuracy_score, and as the reference shot_acc, which iterates np.unique(test labels)).
+// - shot groups from the training counts (SPEC §6): many = count > 100, medium = 20..100 (inclusive),
+//   few = count < 20. A group's accuracy is the mean per-class accuracy of its classes that have test
+//   support; null when the group has no such class. (Several copies of the OLTR/classifier-balancing
+//   shot_acc use >= 100 / <= 20; the thresholds are options here.)
+// - precision(c) = confusion[c][c] / predicted-as-c; null when nothing was predicted as c.
+//   recall(c) as per-class accuracy. f1(c) = 2PR/(P+R), with an undefined P or R counted as 0 and
+//   f1 = 0 when P + R = 0 — sklearn's zero_division=0 convention.
+// - macro-F1 averages f1(c) over the classes that occur in the targets or in the predictions (sklearn's
+//   f1_score(average='macro') with labels=None). A class with neither support nor predictions has
+//   f1 = null and does not enter the mean, so absent classes never produce NaN nor drag the mean to 0.
+//   `macroF1AllClasses` (every class, absent ones as 0) is reported alongside for strict comparisons.
+// - classification ratio(c) = predicted-as-c / truly-c (S2 Fig. 1: >1 means the classifier over-predicts
+//   c, as it does for major classes); null when class c has no test samples.
+import { Tensor, tidy, noGrad } from '../engine/tensor';
+import { topk } from '../engine/ops.generated';
+
+export interface MeterOptions {
+  /** Training-set count per class (length numClasses), for the many / medium / few-shot split. */
+  trainCounts?: ArrayLike<number>;
+  /** Classes with more than this many training images are "many-shot" (default 100). */
+  manyThreshold?: number;
+  /** Classes with fewer than this many training images are "few-shot" (default 20). */
+  fewThreshold?: number;
+}
+
+export interface ShotGroup {
+  /** Mean per-class accuracy of the group's classes with test support; null when there is none. */
+  accuracy: number | null;
+  /** Classes in the group (by training count), including any without test support. */
+  classes: number[];
+}
+
+export interface ClassificationSummary {
+  numClasses: number;
+  numSamples: number;
+  /** Micro top-1 accuracy; null before any sample. */
+  top1: number | null;
+  /** Micro top-5 accuracy (top-min(5, C)); null before any sample or when fed predictions without top-k. */
+  top5: number | null;
+  balancedAccuracy: number | null;
+  macroF1: number | null;
+  macroF1AllClasses: number | null;
+  /** Many / medium / few-shot accuracy; null when no training counts were given. */
+  shots: { many: ShotGroup; medium: ShotGroup; few: ShotGroup; manyThreshold: number; fewThreshold: number } | null;
+  perClass: {
+    support: number[];
+    predicted: number[];
+    correct: number[];
+    accuracy: (number | null)[];
+    precision: (number | null)[];
+    recall: (number | null)[];
+    f1: (number | null)[];
+    classificationRatio: (number | null)[];
+    trainCounts: number[] | null;
+  };
+  /** confusion[t][p] = number of samples of true class t predicted as p. */
+  confusion: number[][];
+}
+
+function toIntArray(a: ArrayLike<number | bigint>): Int32Array {
+  const out = new Int32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = Number(a[i]);
+  return out;
+}
+
+const ratio = (num: number, den: number): number | null => (den > 0 ? num / den : null);
+
+export class ClassificationMeter {
+  readonly numClasses: number;
+  readonly k: number;
+  private readonly trainCounts: Int32Array | null;
+  private readonly manyThreshold: number;
+  private readonly fewThreshold: number;
+  private confusion: Int32Array;
+  private n = 0;
+  private topkCorrect = 0;
+  /** Samples fed with top-k information (top-5 is null unless all samples had it). */
+  private topkSeen = 0;
+
+  constructor(numClasses: number, opts: MeterOptions = {}) {
+    if (!Number.isInteger(numClasses) || numClasses < 1) {
+      throw new RangeError(`ClassificationMeter: numClasses must be a positive integer, got ${numClasses}`);
+    }
+    this.numClasses = numClasses;
+    this.k = Math.min(5, numClasses);
+    this.confusion = new Int32Array(numClasses * numClasses);
+    this.manyThreshold = opts.manyThreshold ?? 100;
+    this.fewThreshold = opts.fewThreshold ?? 20;
+    if (opts.trainCounts !== undefined) {
+      if (opts.trainCounts.length !== numClasses) {
+        throw new RangeError(
+          `ClassificationMeter: trainCounts has ${opts.trainCounts.length} entries, expected ${numClasses}`,
+        );
+      }
+      this.trainCounts = toIntArray(opts.trainCounts);
+    } else {
+      this.trainCounts = null;
+    }
+  }
+
+  /** Number of samples seen. */
+  get count(): number {
+    return this.n;
+  }
+
+  reset(): void {
+    this.confusion.fill(0);
+    this.n = 0;
+    this.topkCorrect = 0;
+    this.topkSeen = 0;
+  }
+
+  /**
+   * Adds a batch of logits [N, C] (any device / float dtype) and integer targets [N]. Runs one topk
+   * (k = min(5, C)) under noGrad and copies the indices to JS; column 0 is the top-1 prediction.
+   */
+  update(logits: Tensor, targets: Tensor): void {
+    const shape = logits.shape;
+    if (shape.length !== 2 || shape[1] !== this.numClasses) {
+      throw new RangeError(`ClassificationMeter.update: logits must be [N, ${this.numClasses}], got [${shape}]`);
+    }
+    const k = this.k;
+    const idx = noGrad(() =>
+      tidy(() => {
+        const [, ind] = topk(logits.detach(), k, { dim: 1, largest: true, sorted: true });
+        return ind.toArray() as ArrayLike<number | bigint>;
+      }),
+    );
+    const tgt = toIntArray(targets.toArray() as ArrayLike<number | bigint>);
+    const n = shape[0];
+    if (tgt.length !== n) {
+      throw new RangeError(`ClassificationMeter.update: ${n} logits rows but ${tgt.length} targets`);
+    }
+    this.updatePredictions(toIntArray(idx), tgt, { topk: k });
+  }
+
+  /**
+   * Adds predictions without tensors. `preds` is either [N] top-1 labels, or, with `{ topk: k }`, the
+   * row-major [N, k] top-k labels (best first; k ≥ min(5, C) gives top-5, else top-5 becomes null).
+   */
+  updatePredictions(
+    preds: Int32Array | ArrayLike<number>,
+    targets: Int32Array | ArrayLike<number>,
+    opts: { topk?: number } = {},
+  ): void {
+    const kk = opts.topk ?? 1;
+    const n = targets.length;
+    if (preds.length !== n * kk) {
+      throw new RangeError(`ClassificationMeter.updatePredictions: ${preds.length} predictions for ${n} targets × k=${kk}`);
+    }
+    const C = this.numClasses;
+    const useK = kk >= this.k;
+    for (let i = 0; i < n; i++) {
+      const t = targets[i];
+      const p = preds[i * kk];
+      if (!(t >= 0 && t < C && Number.isInteger(t))) throw new RangeError(`target ${t} out of range [0, ${C})`);
+      if (!(p >= 0 && p < C && Number.isInteger(p))) throw new RangeError(`prediction ${p} out of range [0, ${C})`);
+      this.confusion[t * C + p]++;
+      if (useK) {
+        for (let j = 0; j < this.k; j++) {
+          if (preds[i * kk + j] === t) {
+            this.topkCorrect++;
+            break;
+          }
+        }
+      }
+    }
+    this.n += n;
+    if (useK) this.topkSeen += n;
+  }
+
+  /** confusion[t][p] as nested arrays (rows = true class, cols = predicted class). */
+  confusionMatrix(): number[][] {
+    const C = this.numClasses;
+    const rows: number[][] = [];
+    for (let t = 0; t < C; t++) rows.push(Array.from(this.confusion.subarray(t * C, (t + 1) * C)));
+    return rows;
+  }
+
+  /** Which shot group a class falls in, by its training count; null without training counts. */
+  shotGroup(c: number): 'many' | 'medium' | 'few' | null {
+    if (this.trainCounts === null) return null;
+    const m = this.trainCounts[c];
+    if (m > this.manyThreshold) return 'many';
+    if (m < this.fewThreshold) return 'few';
+    return 'medium';
+  }
+
+  summary(): ClassificationSummary {
+    const C = this.numClasses;
+    const cm = this.confusion;
+    const support = new Array<number>(C).fill(0);
+    const predicted = new Array<number>(C).fill(0);
+    const correct = new Array<number>(C).fill(0);
+    for (let t = 0; t < C; t++) {
+      for (let p = 0; p < C; p++) {
+        const v = cm[t * C + p];
+        support[t] += v;
+        predicted[p] += v;
+      }
+      correct[t] = cm[t * C + t];
+    }
+    const accuracy = support.map((s, c) => ratio(correct[c], s));
+    const precision = predicted.map((q, c) => ratio(correct[c], q));
+    const recall = accuracy;
+    const f1: (number | null)[] = [];
+    let f1Sum = 0;
+    let f1N = 0;
+    for (let c = 0; c < C; c++) {
+      if (support[c] === 0 && predicted[c] === 0) {
+        f1.push(null);
+        continue;
+      }
+      const P = precision[c] ?? 0;
+      const R = recall[c] ?? 0;
+      const f = P + R > 0 ? (2 * P * R) / (P + R) : 0;
+      f1.push(f);
+      f1Sum += f;
+      f1N++;
+    }
+    const classificationRatio = support.map((s, c) => ratio(predicted[c], s));
+
+    let accSum = 0;
+    let accN = 0;
+    for (const a of accuracy) {
+      if (a !== null) {
+        accSum += a;
+        accN++;
+      }
+    }
+    let totalCorrect = 0;
+    for (const v of correct) totalCorrect += v;
+
+    let shots: ClassificationSummary['shots'] = null;
+    if (this.trainCounts !== null) {
+      const groups = { many: [] as number[], medium: [] as number[], few: [] as number[] };
+      for (let c = 0; c < C; c++) groups[this.shotGroup(c) as 'many' | 'medium' | 'few'].push(c);
+      const mk = (classes: number[]): ShotGroup => {
+        let s = 0;
+        let m = 0;
+        for (const c of classes) {
+          const a = accuracy[c];
+          if (a !== null) {
+            s += a;
+            m++;
+          }
+        }
+        return { accuracy: m > 0 ? s / m : null, classes };
+      };
+      shots = {
+        many: mk(groups.many),
+        medium: mk(groups.medium),
+        few: mk(groups.few),
+        manyThreshold: this.manyThreshold,
+        fewThreshold: this.fewThreshold,
+      };
+    }
+
+    return {
+      numClasses: C,
+      numSamples: this.n,
+      top1: ratio(totalCorrect, this.n),
+      top5: this.n > 0 && this.topkSeen === this.n ? this.topkCorrect / this.n : null,
+      balancedAccuracy: accN > 0 ? accSum / accN : null,
+      macroF1: f1N > 0 ? f1Sum / f1N : null,
+      macroF1AllClasses: this.n > 0 ? f1.reduce<number>((s, v) => s + (v ?? 0), 0) / C : null,
+      shots,
+      perClass: {
+        support,
+        predicted,
+        correct,
+        accuracy,
+        precision,
+        recall,
+        f1,
+        classificationRatio,
+        trainCounts: this.trainCounts === null ? null : Array.from(this.trainCounts),
+      },
+      confusion: this.confusionMatrix(),
+    };
+  }
+}
+
+/** One-shot helper: the summary of a single [N, C] logits tensor against targets. */
+export function evaluateLogits(logits: Tensor, targets: Tensor, opts: MeterOptions = {}): ClassificationSummary {
+  const m = new ClassificationMeter(logits.shape[1], opts);
+  m.update(logits, targets);
+  return m.summary();
+}
