@@ -47,6 +47,12 @@ function mapType(type: string, where: string): TsType | null {
   return t;
 }
 
+// N of an `int[N]` / `SymInt[N]` argument (the schema's type string loses it), else 0.
+function fixedListSize(schema: string, argName: string): number {
+  const m = new RegExp(`(?:Sym)?[Ii]nt\\[(\\d+)\\]\\??\\s+${argName}\\b`).exec(schema);
+  return m ? Number(m[1]) : 0;
+}
+
 function retType(s: OpSchema): string {
   const one = (t: string): string => {
     if (t === 'Tensor') return 'Tensor';
@@ -149,7 +155,9 @@ function generate(): string {
         const idx = o.positional.indexOf(a);
         const t = mapType(a.type, o.schema.schema)!;
         const v = idx >= 0 ? params[idx].name : `o?.${camel(a.name)}`;
-        return t.convert ? t.convert(v) : v;
+        const n = fixedListSize(o.schema.schema, a.name);
+        const w = n > 1 ? `rep(${v}, ${n})` : v;
+        return t.convert ? t.convert(w) : w;
       });
       // The operator id is resolved on first use and cached in a module variable.
       const idVar = `id${idCount++}`;
@@ -204,6 +212,11 @@ function generate(): string {
     '',
     'function dt(d: DType | null | undefined): number | null | undefined {',
     '  return d === null || d === undefined ? d : dtypeCode(d);',
+    '}',
+    '',
+    '// An int for an `int[N]` argument means N copies, as in PyTorch (stride=2 is [2, 2]).',
+    'function rep(v: number | number[] | null | undefined, n: number): number[] | null | undefined {',
+    "  return typeof v === 'number' ? new Array<number>(n).fill(v) : v;",
     '}',
     '',
   ];

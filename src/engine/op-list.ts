@@ -109,7 +109,9 @@ export const OP_LIST: OpEntry[] = [
   ['all', 'all', 'dim', ''],
   ['any', 'any', 'dim', ''],
   ['topk', 'topk', ''],
-  ['sort', 'sort', 'stable'],
+  ['sort', 'sort', ''],
+  // sort.stable's `bool? stable` has no default and libtorch asserts when it is None: always pass it.
+  ['sortStable', 'sort', 'stable'],
   ['argsort', 'argsort', ''],
   ['bincount', 'bincount', ''],
   ['countNonzero', 'count_nonzero', ''],

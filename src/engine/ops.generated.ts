@@ -8,6 +8,11 @@ function dt(d: DType | null | undefined): number | null | undefined {
   return d === null || d === undefined ? d : dtypeCode(d);
 }
 
+// An int for an `int[N]` argument means N copies, as in PyTorch (stride=2 is [2, 2]).
+function rep(v: number | number[] | null | undefined, n: number): number[] | null | undefined {
+  return typeof v === 'number' ? new Array<number>(n).fill(v) : v;
+}
+
 let id0 = -1;
 let id1 = -1;
 let id2 = -1;
@@ -248,6 +253,7 @@ let id236 = -1;
 let id237 = -1;
 let id238 = -1;
 let id239 = -1;
+let id240 = -1;
 
 /**
  * aten::add
@@ -1288,10 +1294,18 @@ export function topk(self_: Tensor, k: number, o?: { dim?: number; largest?: boo
 
 /**
  * aten::sort
+ *   aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
+ */
+export function sort(self_: Tensor, o?: { dim?: number; descending?: boolean }): [Tensor, Tensor] {
+  return callOp((id130 >= 0 ? id130 : (id130 = op("aten::sort", ""))), [self_, o?.dim, o?.descending]) as [Tensor, Tensor];
+}
+
+/**
+ * aten::sort
  *   aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
  */
-export function sort(self_: Tensor, o?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor] {
-  return callOp((id130 >= 0 ? id130 : (id130 = op("aten::sort", "stable"))), [self_, o?.stable, o?.dim, o?.descending]) as [Tensor, Tensor];
+export function sortStable(self_: Tensor, o?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor] {
+  return callOp((id131 >= 0 ? id131 : (id131 = op("aten::sort", "stable"))), [self_, o?.stable, o?.dim, o?.descending]) as [Tensor, Tensor];
 }
 
 /**
@@ -1299,7 +1313,7 @@ export function sort(self_: Tensor, o?: { stable?: boolean | null; dim?: number;
  *   aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor
  */
 export function argsort(self_: Tensor, o?: { dim?: number; descending?: boolean }): Tensor {
-  return callOp((id131 >= 0 ? id131 : (id131 = op("aten::argsort", ""))), [self_, o?.dim, o?.descending]) as Tensor;
+  return callOp((id132 >= 0 ? id132 : (id132 = op("aten::argsort", ""))), [self_, o?.dim, o?.descending]) as Tensor;
 }
 
 /**
@@ -1307,7 +1321,7 @@ export function argsort(self_: Tensor, o?: { dim?: number; descending?: boolean 
  *   aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor
  */
 export function bincount(self_: Tensor, o?: { weights?: Tensor | null; minlength?: number }): Tensor {
-  return callOp((id132 >= 0 ? id132 : (id132 = op("aten::bincount", ""))), [self_, o?.weights, o?.minlength]) as Tensor;
+  return callOp((id133 >= 0 ? id133 : (id133 = op("aten::bincount", ""))), [self_, o?.weights, o?.minlength]) as Tensor;
 }
 
 /**
@@ -1315,7 +1329,7 @@ export function bincount(self_: Tensor, o?: { weights?: Tensor | null; minlength
  *   aten::count_nonzero(Tensor self, int? dim=None) -> Tensor
  */
 export function countNonzero(self_: Tensor, o?: { dim?: number | null }): Tensor {
-  return callOp((id133 >= 0 ? id133 : (id133 = op("aten::count_nonzero", ""))), [self_, o?.dim]) as Tensor;
+  return callOp((id134 >= 0 ? id134 : (id134 = op("aten::count_nonzero", ""))), [self_, o?.dim]) as Tensor;
 }
 
 /**
@@ -1323,7 +1337,7 @@ export function countNonzero(self_: Tensor, o?: { dim?: number | null }): Tensor
  *   aten::matmul(Tensor self, Tensor other) -> Tensor
  */
 export function matmul(self_: Tensor, other: Tensor): Tensor {
-  return callOp((id134 >= 0 ? id134 : (id134 = op("aten::matmul", ""))), [self_, other]) as Tensor;
+  return callOp((id135 >= 0 ? id135 : (id135 = op("aten::matmul", ""))), [self_, other]) as Tensor;
 }
 
 /**
@@ -1331,7 +1345,7 @@ export function matmul(self_: Tensor, other: Tensor): Tensor {
  *   aten::mm(Tensor self, Tensor mat2) -> Tensor
  */
 export function mm(self_: Tensor, mat2: Tensor): Tensor {
-  return callOp((id135 >= 0 ? id135 : (id135 = op("aten::mm", ""))), [self_, mat2]) as Tensor;
+  return callOp((id136 >= 0 ? id136 : (id136 = op("aten::mm", ""))), [self_, mat2]) as Tensor;
 }
 
 /**
@@ -1339,7 +1353,7 @@ export function mm(self_: Tensor, mat2: Tensor): Tensor {
  *   aten::bmm(Tensor self, Tensor mat2) -> Tensor
  */
 export function bmm(self_: Tensor, mat2: Tensor): Tensor {
-  return callOp((id136 >= 0 ? id136 : (id136 = op("aten::bmm", ""))), [self_, mat2]) as Tensor;
+  return callOp((id137 >= 0 ? id137 : (id137 = op("aten::bmm", ""))), [self_, mat2]) as Tensor;
 }
 
 /**
@@ -1347,7 +1361,7 @@ export function bmm(self_: Tensor, mat2: Tensor): Tensor {
  *   aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor
  */
 export function addmm(self_: Tensor, mat1: Tensor, mat2: Tensor, o?: { beta?: number; alpha?: number }): Tensor {
-  return callOp((id137 >= 0 ? id137 : (id137 = op("aten::addmm", ""))), [self_, mat1, mat2, o?.beta, o?.alpha]) as Tensor;
+  return callOp((id138 >= 0 ? id138 : (id138 = op("aten::addmm", ""))), [self_, mat1, mat2, o?.beta, o?.alpha]) as Tensor;
 }
 
 /**
@@ -1355,7 +1369,7 @@ export function addmm(self_: Tensor, mat1: Tensor, mat2: Tensor, o?: { beta?: nu
  *   aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor
  */
 export function linear(input_: Tensor, weight: Tensor, o?: { bias?: Tensor | null }): Tensor {
-  return callOp((id138 >= 0 ? id138 : (id138 = op("aten::linear", ""))), [input_, weight, o?.bias]) as Tensor;
+  return callOp((id139 >= 0 ? id139 : (id139 = op("aten::linear", ""))), [input_, weight, o?.bias]) as Tensor;
 }
 
 /**
@@ -1363,7 +1377,7 @@ export function linear(input_: Tensor, weight: Tensor, o?: { bias?: Tensor | nul
  *   aten::dot(Tensor self, Tensor tensor) -> Tensor
  */
 export function dot(self_: Tensor, tensor: Tensor): Tensor {
-  return callOp((id139 >= 0 ? id139 : (id139 = op("aten::dot", ""))), [self_, tensor]) as Tensor;
+  return callOp((id140 >= 0 ? id140 : (id140 = op("aten::dot", ""))), [self_, tensor]) as Tensor;
 }
 
 /**
@@ -1371,7 +1385,7 @@ export function dot(self_: Tensor, tensor: Tensor): Tensor {
  *   aten::outer(Tensor self, Tensor vec2) -> Tensor
  */
 export function outer(self_: Tensor, vec2: Tensor): Tensor {
-  return callOp((id140 >= 0 ? id140 : (id140 = op("aten::outer", ""))), [self_, vec2]) as Tensor;
+  return callOp((id141 >= 0 ? id141 : (id141 = op("aten::outer", ""))), [self_, vec2]) as Tensor;
 }
 
 /**
@@ -1379,7 +1393,7 @@ export function outer(self_: Tensor, vec2: Tensor): Tensor {
  *   aten::t(Tensor(a) self) -> Tensor(a)
  */
 export function t(self_: Tensor): Tensor {
-  return callOp((id141 >= 0 ? id141 : (id141 = op("aten::t", ""))), [self_]) as Tensor;
+  return callOp((id142 >= 0 ? id142 : (id142 = op("aten::t", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1387,7 +1401,7 @@ export function t(self_: Tensor): Tensor {
  *   aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor
  */
 export function einsum(equation: string, tensors: Tensor[], o?: { path?: number | number[] | null }): Tensor {
-  return callOp((id142 >= 0 ? id142 : (id142 = op("aten::einsum", ""))), [equation, tensors, o?.path]) as Tensor;
+  return callOp((id143 >= 0 ? id143 : (id143 = op("aten::einsum", ""))), [equation, tensors, o?.path]) as Tensor;
 }
 
 /**
@@ -1395,7 +1409,7 @@ export function einsum(equation: string, tensors: Tensor[], o?: { path?: number 
  *   aten::cdist(Tensor x1, Tensor x2, float p=2., int? compute_mode=None) -> Tensor
  */
 export function cdist(x1: Tensor, x2: Tensor, o?: { p?: number; computeMode?: number | null }): Tensor {
-  return callOp((id143 >= 0 ? id143 : (id143 = op("aten::cdist", ""))), [x1, x2, o?.p, o?.computeMode]) as Tensor;
+  return callOp((id144 >= 0 ? id144 : (id144 = op("aten::cdist", ""))), [x1, x2, o?.p, o?.computeMode]) as Tensor;
 }
 
 /**
@@ -1403,7 +1417,7 @@ export function cdist(x1: Tensor, x2: Tensor, o?: { p?: number; computeMode?: nu
  *   aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor
  */
 export function cosineSimilarity(x1: Tensor, x2: Tensor, o?: { dim?: number; eps?: number }): Tensor {
-  return callOp((id144 >= 0 ? id144 : (id144 = op("aten::cosine_similarity", ""))), [x1, x2, o?.dim, o?.eps]) as Tensor;
+  return callOp((id145 >= 0 ? id145 : (id145 = op("aten::cosine_similarity", ""))), [x1, x2, o?.dim, o?.eps]) as Tensor;
 }
 
 /**
@@ -1411,7 +1425,7 @@ export function cosineSimilarity(x1: Tensor, x2: Tensor, o?: { dim?: number; eps
  *   aten::diag(Tensor self, int diagonal=0) -> Tensor
  */
 export function diag(self_: Tensor, o?: { diagonal?: number }): Tensor {
-  return callOp((id145 >= 0 ? id145 : (id145 = op("aten::diag", ""))), [self_, o?.diagonal]) as Tensor;
+  return callOp((id146 >= 0 ? id146 : (id146 = op("aten::diag", ""))), [self_, o?.diagonal]) as Tensor;
 }
 
 /**
@@ -1419,7 +1433,7 @@ export function diag(self_: Tensor, o?: { diagonal?: number }): Tensor {
  *   aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor
  */
 export function conv2d(input_: Tensor, weight: Tensor, o?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor {
-  return callOp((id146 >= 0 ? id146 : (id146 = op("aten::conv2d", ""))), [input_, weight, o?.bias, o?.stride, o?.padding, o?.dilation, o?.groups]) as Tensor;
+  return callOp((id147 >= 0 ? id147 : (id147 = op("aten::conv2d", ""))), [input_, weight, o?.bias, rep(o?.stride, 2), rep(o?.padding, 2), rep(o?.dilation, 2), o?.groups]) as Tensor;
 }
 
 /**
@@ -1427,7 +1441,7 @@ export function conv2d(input_: Tensor, weight: Tensor, o?: { bias?: Tensor | nul
  *   aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor
  */
 export function batchNorm(input_: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, cudnnEnabled: boolean): Tensor {
-  return callOp((id147 >= 0 ? id147 : (id147 = op("aten::batch_norm", ""))), [input_, weight, bias, runningMean, runningVar, training, momentum, eps, cudnnEnabled]) as Tensor;
+  return callOp((id148 >= 0 ? id148 : (id148 = op("aten::batch_norm", ""))), [input_, weight, bias, runningMean, runningVar, training, momentum, eps, cudnnEnabled]) as Tensor;
 }
 
 /**
@@ -1435,7 +1449,7 @@ export function batchNorm(input_: Tensor, weight: Tensor | null, bias: Tensor | 
  *   aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor
  */
 export function layerNorm(input_: Tensor, normalizedShape: number | number[], o?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor {
-  return callOp((id148 >= 0 ? id148 : (id148 = op("aten::layer_norm", ""))), [input_, normalizedShape, o?.weight, o?.bias, o?.eps, o?.cudnnEnable]) as Tensor;
+  return callOp((id149 >= 0 ? id149 : (id149 = op("aten::layer_norm", ""))), [input_, normalizedShape, o?.weight, o?.bias, o?.eps, o?.cudnnEnable]) as Tensor;
 }
 
 /**
@@ -1443,7 +1457,7 @@ export function layerNorm(input_: Tensor, normalizedShape: number | number[], o?
  *   aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor
  */
 export function maxPool2d(self_: Tensor, kernelSize: number | number[], o?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor {
-  return callOp((id149 >= 0 ? id149 : (id149 = op("aten::max_pool2d", ""))), [self_, kernelSize, o?.stride, o?.padding, o?.dilation, o?.ceilMode]) as Tensor;
+  return callOp((id150 >= 0 ? id150 : (id150 = op("aten::max_pool2d", ""))), [self_, rep(kernelSize, 2), rep(o?.stride, 2), rep(o?.padding, 2), rep(o?.dilation, 2), o?.ceilMode]) as Tensor;
 }
 
 /**
@@ -1451,7 +1465,7 @@ export function maxPool2d(self_: Tensor, kernelSize: number | number[], o?: { st
  *   aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
  */
 export function avgPool2d(self_: Tensor, kernelSize: number | number[], o?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor {
-  return callOp((id150 >= 0 ? id150 : (id150 = op("aten::avg_pool2d", ""))), [self_, kernelSize, o?.stride, o?.padding, o?.ceilMode, o?.countIncludePad, o?.divisorOverride]) as Tensor;
+  return callOp((id151 >= 0 ? id151 : (id151 = op("aten::avg_pool2d", ""))), [self_, rep(kernelSize, 2), rep(o?.stride, 2), rep(o?.padding, 2), o?.ceilMode, o?.countIncludePad, o?.divisorOverride]) as Tensor;
 }
 
 /**
@@ -1459,7 +1473,7 @@ export function avgPool2d(self_: Tensor, kernelSize: number | number[], o?: { st
  *   aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor
  */
 export function adaptiveAvgPool2d(self_: Tensor, outputSize: number | number[]): Tensor {
-  return callOp((id151 >= 0 ? id151 : (id151 = op("aten::adaptive_avg_pool2d", ""))), [self_, outputSize]) as Tensor;
+  return callOp((id152 >= 0 ? id152 : (id152 = op("aten::adaptive_avg_pool2d", ""))), [self_, rep(outputSize, 2)]) as Tensor;
 }
 
 /**
@@ -1467,7 +1481,7 @@ export function adaptiveAvgPool2d(self_: Tensor, outputSize: number | number[]):
  *   aten::relu(Tensor self) -> Tensor
  */
 export function relu(self_: Tensor): Tensor {
-  return callOp((id152 >= 0 ? id152 : (id152 = op("aten::relu", ""))), [self_]) as Tensor;
+  return callOp((id153 >= 0 ? id153 : (id153 = op("aten::relu", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1475,7 +1489,7 @@ export function relu(self_: Tensor): Tensor {
  *   aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor
  */
 export function leakyRelu(self_: Tensor, o?: { negativeSlope?: number }): Tensor {
-  return callOp((id153 >= 0 ? id153 : (id153 = op("aten::leaky_relu", ""))), [self_, o?.negativeSlope]) as Tensor;
+  return callOp((id154 >= 0 ? id154 : (id154 = op("aten::leaky_relu", ""))), [self_, o?.negativeSlope]) as Tensor;
 }
 
 /**
@@ -1483,7 +1497,7 @@ export function leakyRelu(self_: Tensor, o?: { negativeSlope?: number }): Tensor
  *   aten::gelu(Tensor self, *, str approximate="none") -> Tensor
  */
 export function gelu(self_: Tensor, o?: { approximate?: string }): Tensor {
-  return callOp((id154 >= 0 ? id154 : (id154 = op("aten::gelu", ""))), [self_, o?.approximate]) as Tensor;
+  return callOp((id155 >= 0 ? id155 : (id155 = op("aten::gelu", ""))), [self_, o?.approximate]) as Tensor;
 }
 
 /**
@@ -1491,7 +1505,7 @@ export function gelu(self_: Tensor, o?: { approximate?: string }): Tensor {
  *   aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
  */
 export function softmax(self_: Tensor, dim: number, o?: { dtype?: DType | null }): Tensor {
-  return callOp((id155 >= 0 ? id155 : (id155 = op("aten::softmax", "int"))), [self_, dim, dt(o?.dtype)]) as Tensor;
+  return callOp((id156 >= 0 ? id156 : (id156 = op("aten::softmax", "int"))), [self_, dim, dt(o?.dtype)]) as Tensor;
 }
 
 /**
@@ -1499,7 +1513,7 @@ export function softmax(self_: Tensor, dim: number, o?: { dtype?: DType | null }
  *   aten::log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
  */
 export function logSoftmax(self_: Tensor, dim: number, o?: { dtype?: DType | null }): Tensor {
-  return callOp((id156 >= 0 ? id156 : (id156 = op("aten::log_softmax", "int"))), [self_, dim, dt(o?.dtype)]) as Tensor;
+  return callOp((id157 >= 0 ? id157 : (id157 = op("aten::log_softmax", "int"))), [self_, dim, dt(o?.dtype)]) as Tensor;
 }
 
 /**
@@ -1507,7 +1521,7 @@ export function logSoftmax(self_: Tensor, dim: number, o?: { dtype?: DType | nul
  *   aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor
  */
 export function crossEntropyLoss(self_: Tensor, target: Tensor, o?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor {
-  return callOp((id157 >= 0 ? id157 : (id157 = op("aten::cross_entropy_loss", ""))), [self_, target, o?.weight, o?.reduction, o?.ignoreIndex, o?.labelSmoothing]) as Tensor;
+  return callOp((id158 >= 0 ? id158 : (id158 = op("aten::cross_entropy_loss", ""))), [self_, target, o?.weight, o?.reduction, o?.ignoreIndex, o?.labelSmoothing]) as Tensor;
 }
 
 /**
@@ -1515,7 +1529,7 @@ export function crossEntropyLoss(self_: Tensor, target: Tensor, o?: { weight?: T
  *   aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor
  */
 export function nllLoss(self_: Tensor, target: Tensor, o?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor {
-  return callOp((id158 >= 0 ? id158 : (id158 = op("aten::nll_loss_nd", ""))), [self_, target, o?.weight, o?.reduction, o?.ignoreIndex]) as Tensor;
+  return callOp((id159 >= 0 ? id159 : (id159 = op("aten::nll_loss_nd", ""))), [self_, target, o?.weight, o?.reduction, o?.ignoreIndex]) as Tensor;
 }
 
 /**
@@ -1523,7 +1537,7 @@ export function nllLoss(self_: Tensor, target: Tensor, o?: { weight?: Tensor | n
  *   aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor
  */
 export function mseLoss(self_: Tensor, target: Tensor, o?: { reduction?: number }): Tensor {
-  return callOp((id159 >= 0 ? id159 : (id159 = op("aten::mse_loss", ""))), [self_, target, o?.reduction]) as Tensor;
+  return callOp((id160 >= 0 ? id160 : (id160 = op("aten::mse_loss", ""))), [self_, target, o?.reduction]) as Tensor;
 }
 
 /**
@@ -1531,7 +1545,7 @@ export function mseLoss(self_: Tensor, target: Tensor, o?: { reduction?: number 
  *   aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor
  */
 export function smoothL1Loss(self_: Tensor, target: Tensor, o?: { reduction?: number; beta?: number }): Tensor {
-  return callOp((id160 >= 0 ? id160 : (id160 = op("aten::smooth_l1_loss", ""))), [self_, target, o?.reduction, o?.beta]) as Tensor;
+  return callOp((id161 >= 0 ? id161 : (id161 = op("aten::smooth_l1_loss", ""))), [self_, target, o?.reduction, o?.beta]) as Tensor;
 }
 
 /**
@@ -1539,7 +1553,7 @@ export function smoothL1Loss(self_: Tensor, target: Tensor, o?: { reduction?: nu
  *   aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor
  */
 export function binaryCrossEntropy(self_: Tensor, target: Tensor, o?: { weight?: Tensor | null; reduction?: number }): Tensor {
-  return callOp((id161 >= 0 ? id161 : (id161 = op("aten::binary_cross_entropy", ""))), [self_, target, o?.weight, o?.reduction]) as Tensor;
+  return callOp((id162 >= 0 ? id162 : (id162 = op("aten::binary_cross_entropy", ""))), [self_, target, o?.weight, o?.reduction]) as Tensor;
 }
 
 /**
@@ -1547,7 +1561,7 @@ export function binaryCrossEntropy(self_: Tensor, target: Tensor, o?: { weight?:
  *   aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor
  */
 export function binaryCrossEntropyWithLogits(self_: Tensor, target: Tensor, o?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor {
-  return callOp((id162 >= 0 ? id162 : (id162 = op("aten::binary_cross_entropy_with_logits", ""))), [self_, target, o?.weight, o?.posWeight, o?.reduction]) as Tensor;
+  return callOp((id163 >= 0 ? id163 : (id163 = op("aten::binary_cross_entropy_with_logits", ""))), [self_, target, o?.weight, o?.posWeight, o?.reduction]) as Tensor;
 }
 
 /**
@@ -1555,7 +1569,7 @@ export function binaryCrossEntropyWithLogits(self_: Tensor, target: Tensor, o?: 
  *   aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor
  */
 export function klDiv(self_: Tensor, target: Tensor, o?: { reduction?: number; logTarget?: boolean }): Tensor {
-  return callOp((id163 >= 0 ? id163 : (id163 = op("aten::kl_div", ""))), [self_, target, o?.reduction, o?.logTarget]) as Tensor;
+  return callOp((id164 >= 0 ? id164 : (id164 = op("aten::kl_div", ""))), [self_, target, o?.reduction, o?.logTarget]) as Tensor;
 }
 
 /**
@@ -1563,7 +1577,7 @@ export function klDiv(self_: Tensor, target: Tensor, o?: { reduction?: number; l
  *   aten::dropout(Tensor input, float p, bool train) -> Tensor
  */
 export function dropout(input_: Tensor, p: number, train: boolean): Tensor {
-  return callOp((id164 >= 0 ? id164 : (id164 = op("aten::dropout", ""))), [input_, p, train]) as Tensor;
+  return callOp((id165 >= 0 ? id165 : (id165 = op("aten::dropout", ""))), [input_, p, train]) as Tensor;
 }
 
 /**
@@ -1571,7 +1585,7 @@ export function dropout(input_: Tensor, p: number, train: boolean): Tensor {
  *   aten::one_hot(Tensor self, int num_classes=-1) -> Tensor
  */
 export function oneHot(self_: Tensor, o?: { numClasses?: number }): Tensor {
-  return callOp((id165 >= 0 ? id165 : (id165 = op("aten::one_hot", ""))), [self_, o?.numClasses]) as Tensor;
+  return callOp((id166 >= 0 ? id166 : (id166 = op("aten::one_hot", ""))), [self_, o?.numClasses]) as Tensor;
 }
 
 /**
@@ -1579,7 +1593,7 @@ export function oneHot(self_: Tensor, o?: { numClasses?: number }): Tensor {
  *   aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor
  */
 export function upsampleBilinear2d(input_: Tensor, outputSize: number | number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor {
-  return callOp((id166 >= 0 ? id166 : (id166 = op("aten::upsample_bilinear2d", "vec"))), [input_, outputSize, alignCorners, scaleFactors]) as Tensor;
+  return callOp((id167 >= 0 ? id167 : (id167 = op("aten::upsample_bilinear2d", "vec"))), [input_, outputSize, alignCorners, scaleFactors]) as Tensor;
 }
 
 /**
@@ -1587,7 +1601,7 @@ export function upsampleBilinear2d(input_: Tensor, outputSize: number | number[]
  *   aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor
  */
 export function upsampleNearest2d(input_: Tensor, outputSize: number | number[] | null, scaleFactors: number[] | null): Tensor {
-  return callOp((id167 >= 0 ? id167 : (id167 = op("aten::upsample_nearest2d", "vec"))), [input_, outputSize, scaleFactors]) as Tensor;
+  return callOp((id168 >= 0 ? id168 : (id168 = op("aten::upsample_nearest2d", "vec"))), [input_, outputSize, scaleFactors]) as Tensor;
 }
 
 /**
@@ -1595,7 +1609,7 @@ export function upsampleNearest2d(input_: Tensor, outputSize: number | number[] 
  *   aten::grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor
  */
 export function gridSampler(input_: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor {
-  return callOp((id168 >= 0 ? id168 : (id168 = op("aten::grid_sampler", ""))), [input_, grid, interpolationMode, paddingMode, alignCorners]) as Tensor;
+  return callOp((id169 >= 0 ? id169 : (id169 = op("aten::grid_sampler", ""))), [input_, grid, interpolationMode, paddingMode, alignCorners]) as Tensor;
 }
 
 /**
@@ -1603,7 +1617,7 @@ export function gridSampler(input_: Tensor, grid: Tensor, interpolationMode: num
  *   aten::affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor
  */
 export function affineGridGenerator(theta: Tensor, size: number | number[], alignCorners: boolean): Tensor {
-  return callOp((id169 >= 0 ? id169 : (id169 = op("aten::affine_grid_generator", ""))), [theta, size, alignCorners]) as Tensor;
+  return callOp((id170 >= 0 ? id170 : (id170 = op("aten::affine_grid_generator", ""))), [theta, size, alignCorners]) as Tensor;
 }
 
 /**
@@ -1611,7 +1625,7 @@ export function affineGridGenerator(theta: Tensor, size: number | number[], alig
  *   aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor
  */
 export function embedding(weight: Tensor, indices: Tensor, o?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor {
-  return callOp((id170 >= 0 ? id170 : (id170 = op("aten::embedding", ""))), [weight, indices, o?.paddingIdx, o?.scaleGradByFreq, o?.sparse]) as Tensor;
+  return callOp((id171 >= 0 ? id171 : (id171 = op("aten::embedding", ""))), [weight, indices, o?.paddingIdx, o?.scaleGradByFreq, o?.sparse]) as Tensor;
 }
 
 /**
@@ -1619,7 +1633,7 @@ export function embedding(weight: Tensor, indices: Tensor, o?: { paddingIdx?: nu
  *   aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor
  */
 export function gather(self_: Tensor, dim: number, index_: Tensor, o?: { sparseGrad?: boolean }): Tensor {
-  return callOp((id171 >= 0 ? id171 : (id171 = op("aten::gather", ""))), [self_, dim, index_, o?.sparseGrad]) as Tensor;
+  return callOp((id172 >= 0 ? id172 : (id172 = op("aten::gather", ""))), [self_, dim, index_, o?.sparseGrad]) as Tensor;
 }
 
 /**
@@ -1629,10 +1643,10 @@ export function gather(self_: Tensor, dim: number, index_: Tensor, o?: { sparseG
  */
 export function scatter(self_: Tensor, dim: number, index_: Tensor, src: Tensor | number): Tensor {
   if (self_ instanceof Tensor && typeof dim === 'number' && index_ instanceof Tensor && src instanceof Tensor) {
-    return callOp((id172 >= 0 ? id172 : (id172 = op("aten::scatter", "src"))), [self_, dim, index_, src]) as Tensor;
+    return callOp((id173 >= 0 ? id173 : (id173 = op("aten::scatter", "src"))), [self_, dim, index_, src]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof dim === 'number' && index_ instanceof Tensor && typeof src === 'number') {
-    return callOp((id173 >= 0 ? id173 : (id173 = op("aten::scatter", "value"))), [self_, dim, index_, src]) as Tensor;
+    return callOp((id174 >= 0 ? id174 : (id174 = op("aten::scatter", "value"))), [self_, dim, index_, src]) as Tensor;
   }
   throw new TypeError("scatter(): arguments match no overload of aten::scatter: " + "aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor | aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor");
 }
@@ -1642,7 +1656,7 @@ export function scatter(self_: Tensor, dim: number, index_: Tensor, src: Tensor 
  *   aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
  */
 export function scatterAdd(self_: Tensor, dim: number, index_: Tensor, src: Tensor): Tensor {
-  return callOp((id174 >= 0 ? id174 : (id174 = op("aten::scatter_add", ""))), [self_, dim, index_, src]) as Tensor;
+  return callOp((id175 >= 0 ? id175 : (id175 = op("aten::scatter_add", ""))), [self_, dim, index_, src]) as Tensor;
 }
 
 /**
@@ -1650,7 +1664,7 @@ export function scatterAdd(self_: Tensor, dim: number, index_: Tensor, src: Tens
  *   aten::index_select(Tensor self, int dim, Tensor index) -> Tensor
  */
 export function indexSelect(self_: Tensor, dim: number, index_: Tensor): Tensor {
-  return callOp((id175 >= 0 ? id175 : (id175 = op("aten::index_select", ""))), [self_, dim, index_]) as Tensor;
+  return callOp((id176 >= 0 ? id176 : (id176 = op("aten::index_select", ""))), [self_, dim, index_]) as Tensor;
 }
 
 /**
@@ -1658,7 +1672,7 @@ export function indexSelect(self_: Tensor, dim: number, index_: Tensor): Tensor 
  *   aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor
  */
 export function index(self_: Tensor, indices: (Tensor | null)[]): Tensor {
-  return callOp((id176 >= 0 ? id176 : (id176 = op("aten::index", "Tensor"))), [self_, indices]) as Tensor;
+  return callOp((id177 >= 0 ? id177 : (id177 = op("aten::index", "Tensor"))), [self_, indices]) as Tensor;
 }
 
 /**
@@ -1666,7 +1680,7 @@ export function index(self_: Tensor, indices: (Tensor | null)[]): Tensor {
  *   aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor
  */
 export function indexPut(self_: Tensor, indices: (Tensor | null)[], values: Tensor, o?: { accumulate?: boolean }): Tensor {
-  return callOp((id177 >= 0 ? id177 : (id177 = op("aten::index_put", ""))), [self_, indices, values, o?.accumulate]) as Tensor;
+  return callOp((id178 >= 0 ? id178 : (id178 = op("aten::index_put", ""))), [self_, indices, values, o?.accumulate]) as Tensor;
 }
 
 /**
@@ -1676,10 +1690,10 @@ export function indexPut(self_: Tensor, indices: (Tensor | null)[], values: Tens
  */
 export function maskedFill(self_: Tensor, mask: Tensor, value: number | Tensor): Tensor {
   if (self_ instanceof Tensor && mask instanceof Tensor && typeof value === 'number') {
-    return callOp((id178 >= 0 ? id178 : (id178 = op("aten::masked_fill", "Scalar"))), [self_, mask, value]) as Tensor;
+    return callOp((id179 >= 0 ? id179 : (id179 = op("aten::masked_fill", "Scalar"))), [self_, mask, value]) as Tensor;
   }
   if (self_ instanceof Tensor && mask instanceof Tensor && value instanceof Tensor) {
-    return callOp((id179 >= 0 ? id179 : (id179 = op("aten::masked_fill", "Tensor"))), [self_, mask, value]) as Tensor;
+    return callOp((id180 >= 0 ? id180 : (id180 = op("aten::masked_fill", "Tensor"))), [self_, mask, value]) as Tensor;
   }
   throw new TypeError("maskedFill(): arguments match no overload of aten::masked_fill: " + "aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor | aten::masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor");
 }
@@ -1689,7 +1703,7 @@ export function maskedFill(self_: Tensor, mask: Tensor, value: number | Tensor):
  *   aten::masked_select(Tensor self, Tensor mask) -> Tensor
  */
 export function maskedSelect(self_: Tensor, mask: Tensor): Tensor {
-  return callOp((id180 >= 0 ? id180 : (id180 = op("aten::masked_select", ""))), [self_, mask]) as Tensor;
+  return callOp((id181 >= 0 ? id181 : (id181 = op("aten::masked_select", ""))), [self_, mask]) as Tensor;
 }
 
 /**
@@ -1697,7 +1711,7 @@ export function maskedSelect(self_: Tensor, mask: Tensor): Tensor {
  *   aten::nonzero(Tensor self) -> Tensor
  */
 export function nonzero(self_: Tensor): Tensor {
-  return callOp((id181 >= 0 ? id181 : (id181 = op("aten::nonzero", ""))), [self_]) as Tensor;
+  return callOp((id182 >= 0 ? id182 : (id182 = op("aten::nonzero", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1705,7 +1719,7 @@ export function nonzero(self_: Tensor): Tensor {
  *   aten::take(Tensor self, Tensor index) -> Tensor
  */
 export function take(self_: Tensor, index_: Tensor): Tensor {
-  return callOp((id182 >= 0 ? id182 : (id182 = op("aten::take", ""))), [self_, index_]) as Tensor;
+  return callOp((id183 >= 0 ? id183 : (id183 = op("aten::take", ""))), [self_, index_]) as Tensor;
 }
 
 /**
@@ -1713,7 +1727,7 @@ export function take(self_: Tensor, index_: Tensor): Tensor {
  *   aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)
  */
 export function select(self_: Tensor, dim: number, index_: number): Tensor {
-  return callOp((id183 >= 0 ? id183 : (id183 = op("aten::select", "int"))), [self_, dim, index_]) as Tensor;
+  return callOp((id184 >= 0 ? id184 : (id184 = op("aten::select", "int"))), [self_, dim, index_]) as Tensor;
 }
 
 /**
@@ -1721,7 +1735,7 @@ export function select(self_: Tensor, dim: number, index_: number): Tensor {
  *   aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)
  */
 export function slice(self_: Tensor, o?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor {
-  return callOp((id184 >= 0 ? id184 : (id184 = op("aten::slice", "Tensor"))), [self_, o?.dim, o?.start, o?.end, o?.step]) as Tensor;
+  return callOp((id185 >= 0 ? id185 : (id185 = op("aten::slice", "Tensor"))), [self_, o?.dim, o?.start, o?.end, o?.step]) as Tensor;
 }
 
 /**
@@ -1729,7 +1743,7 @@ export function slice(self_: Tensor, o?: { dim?: number; start?: number | null; 
  *   aten::narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)
  */
 export function narrow(self_: Tensor, dim: number, start: number, length: number): Tensor {
-  return callOp((id185 >= 0 ? id185 : (id185 = op("aten::narrow", ""))), [self_, dim, start, length]) as Tensor;
+  return callOp((id186 >= 0 ? id186 : (id186 = op("aten::narrow", ""))), [self_, dim, start, length]) as Tensor;
 }
 
 /**
@@ -1737,7 +1751,7 @@ export function narrow(self_: Tensor, dim: number, start: number, length: number
  *   aten::cat(Tensor[] tensors, int dim=0) -> Tensor
  */
 export function cat(tensors: Tensor[], o?: { dim?: number }): Tensor {
-  return callOp((id186 >= 0 ? id186 : (id186 = op("aten::cat", ""))), [tensors, o?.dim]) as Tensor;
+  return callOp((id187 >= 0 ? id187 : (id187 = op("aten::cat", ""))), [tensors, o?.dim]) as Tensor;
 }
 
 /**
@@ -1745,7 +1759,7 @@ export function cat(tensors: Tensor[], o?: { dim?: number }): Tensor {
  *   aten::stack(Tensor[] tensors, int dim=0) -> Tensor
  */
 export function stack(tensors: Tensor[], o?: { dim?: number }): Tensor {
-  return callOp((id187 >= 0 ? id187 : (id187 = op("aten::stack", ""))), [tensors, o?.dim]) as Tensor;
+  return callOp((id188 >= 0 ? id188 : (id188 = op("aten::stack", ""))), [tensors, o?.dim]) as Tensor;
 }
 
 /**
@@ -1753,7 +1767,7 @@ export function stack(tensors: Tensor[], o?: { dim?: number }): Tensor {
  *   aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)
  */
 export function view(self_: Tensor, size: number | number[]): Tensor {
-  return callOp((id188 >= 0 ? id188 : (id188 = op("aten::view", ""))), [self_, size]) as Tensor;
+  return callOp((id189 >= 0 ? id189 : (id189 = op("aten::view", ""))), [self_, size]) as Tensor;
 }
 
 /**
@@ -1761,7 +1775,7 @@ export function view(self_: Tensor, size: number | number[]): Tensor {
  *   aten::reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)
  */
 export function reshape(self_: Tensor, shape: number | number[]): Tensor {
-  return callOp((id189 >= 0 ? id189 : (id189 = op("aten::reshape", ""))), [self_, shape]) as Tensor;
+  return callOp((id190 >= 0 ? id190 : (id190 = op("aten::reshape", ""))), [self_, shape]) as Tensor;
 }
 
 /**
@@ -1769,7 +1783,7 @@ export function reshape(self_: Tensor, shape: number | number[]): Tensor {
  *   aten::permute(Tensor(a) self, int[] dims) -> Tensor(a)
  */
 export function permute(self_: Tensor, dims: number | number[]): Tensor {
-  return callOp((id190 >= 0 ? id190 : (id190 = op("aten::permute", ""))), [self_, dims]) as Tensor;
+  return callOp((id191 >= 0 ? id191 : (id191 = op("aten::permute", ""))), [self_, dims]) as Tensor;
 }
 
 /**
@@ -1777,7 +1791,7 @@ export function permute(self_: Tensor, dims: number | number[]): Tensor {
  *   aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)
  */
 export function transpose(self_: Tensor, dim0: number, dim1: number): Tensor {
-  return callOp((id191 >= 0 ? id191 : (id191 = op("aten::transpose", "int"))), [self_, dim0, dim1]) as Tensor;
+  return callOp((id192 >= 0 ? id192 : (id192 = op("aten::transpose", "int"))), [self_, dim0, dim1]) as Tensor;
 }
 
 /**
@@ -1785,7 +1799,7 @@ export function transpose(self_: Tensor, dim0: number, dim1: number): Tensor {
  *   aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)
  */
 export function expand(self_: Tensor, size: number | number[], o?: { implicit?: boolean }): Tensor {
-  return callOp((id192 >= 0 ? id192 : (id192 = op("aten::expand", ""))), [self_, size, o?.implicit]) as Tensor;
+  return callOp((id193 >= 0 ? id193 : (id193 = op("aten::expand", ""))), [self_, size, o?.implicit]) as Tensor;
 }
 
 /**
@@ -1793,7 +1807,7 @@ export function expand(self_: Tensor, size: number | number[], o?: { implicit?: 
  *   aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)
  */
 export function expandAs(self_: Tensor, other: Tensor): Tensor {
-  return callOp((id193 >= 0 ? id193 : (id193 = op("aten::expand_as", ""))), [self_, other]) as Tensor;
+  return callOp((id194 >= 0 ? id194 : (id194 = op("aten::expand_as", ""))), [self_, other]) as Tensor;
 }
 
 /**
@@ -1801,7 +1815,7 @@ export function expandAs(self_: Tensor, other: Tensor): Tensor {
  *   aten::contiguous(Tensor(a) self, *, MemoryFormat memory_format=0) -> Tensor(a)
  */
 export function contiguous(self_: Tensor, o?: { memoryFormat?: number }): Tensor {
-  return callOp((id194 >= 0 ? id194 : (id194 = op("aten::contiguous", ""))), [self_, o?.memoryFormat]) as Tensor;
+  return callOp((id195 >= 0 ? id195 : (id195 = op("aten::contiguous", ""))), [self_, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1809,7 +1823,7 @@ export function contiguous(self_: Tensor, o?: { memoryFormat?: number }): Tensor
  *   aten::flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)
  */
 export function flatten(self_: Tensor, o?: { startDim?: number; endDim?: number }): Tensor {
-  return callOp((id195 >= 0 ? id195 : (id195 = op("aten::flatten", "using_ints"))), [self_, o?.startDim, o?.endDim]) as Tensor;
+  return callOp((id196 >= 0 ? id196 : (id196 = op("aten::flatten", "using_ints"))), [self_, o?.startDim, o?.endDim]) as Tensor;
 }
 
 /**
@@ -1817,7 +1831,7 @@ export function flatten(self_: Tensor, o?: { startDim?: number; endDim?: number 
  *   aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)
  */
 export function unsqueeze(self_: Tensor, dim: number): Tensor {
-  return callOp((id196 >= 0 ? id196 : (id196 = op("aten::unsqueeze", ""))), [self_, dim]) as Tensor;
+  return callOp((id197 >= 0 ? id197 : (id197 = op("aten::unsqueeze", ""))), [self_, dim]) as Tensor;
 }
 
 /**
@@ -1827,10 +1841,10 @@ export function unsqueeze(self_: Tensor, dim: number): Tensor {
  */
 export function squeeze(self_: Tensor, dim?: number): Tensor {
   if (self_ instanceof Tensor && typeof dim === 'number') {
-    return callOp((id197 >= 0 ? id197 : (id197 = op("aten::squeeze", "dim"))), [self_, dim]) as Tensor;
+    return callOp((id198 >= 0 ? id198 : (id198 = op("aten::squeeze", "dim"))), [self_, dim]) as Tensor;
   }
   if (self_ instanceof Tensor && dim === undefined) {
-    return callOp((id198 >= 0 ? id198 : (id198 = op("aten::squeeze", ""))), [self_]) as Tensor;
+    return callOp((id199 >= 0 ? id199 : (id199 = op("aten::squeeze", ""))), [self_]) as Tensor;
   }
   throw new TypeError("squeeze(): arguments match no overload of aten::squeeze: " + "aten::squeeze.dim(Tensor(a) self, int dim) -> Tensor(a) | aten::squeeze(Tensor(a) self) -> Tensor(a)");
 }
@@ -1840,7 +1854,7 @@ export function squeeze(self_: Tensor, dim?: number): Tensor {
  *   aten::flip(Tensor self, int[] dims) -> Tensor
  */
 export function flip(self_: Tensor, dims: number | number[]): Tensor {
-  return callOp((id199 >= 0 ? id199 : (id199 = op("aten::flip", ""))), [self_, dims]) as Tensor;
+  return callOp((id200 >= 0 ? id200 : (id200 = op("aten::flip", ""))), [self_, dims]) as Tensor;
 }
 
 /**
@@ -1848,7 +1862,7 @@ export function flip(self_: Tensor, dims: number | number[]): Tensor {
  *   aten::rot90(Tensor self, int k=1, int[] dims=[0, 1]) -> Tensor
  */
 export function rot90(self_: Tensor, o?: { k?: number; dims?: number | number[] }): Tensor {
-  return callOp((id200 >= 0 ? id200 : (id200 = op("aten::rot90", ""))), [self_, o?.k, o?.dims]) as Tensor;
+  return callOp((id201 >= 0 ? id201 : (id201 = op("aten::rot90", ""))), [self_, o?.k, o?.dims]) as Tensor;
 }
 
 /**
@@ -1856,7 +1870,7 @@ export function rot90(self_: Tensor, o?: { k?: number; dims?: number | number[] 
  *   aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor
  */
 export function roll(self_: Tensor, shifts: number | number[], o?: { dims?: number | number[] }): Tensor {
-  return callOp((id201 >= 0 ? id201 : (id201 = op("aten::roll", ""))), [self_, shifts, o?.dims]) as Tensor;
+  return callOp((id202 >= 0 ? id202 : (id202 = op("aten::roll", ""))), [self_, shifts, o?.dims]) as Tensor;
 }
 
 /**
@@ -1864,7 +1878,7 @@ export function roll(self_: Tensor, shifts: number | number[], o?: { dims?: numb
  *   aten::repeat(Tensor self, SymInt[] repeats) -> Tensor
  */
 export function repeat(self_: Tensor, repeats: number | number[]): Tensor {
-  return callOp((id202 >= 0 ? id202 : (id202 = op("aten::repeat", ""))), [self_, repeats]) as Tensor;
+  return callOp((id203 >= 0 ? id203 : (id203 = op("aten::repeat", ""))), [self_, repeats]) as Tensor;
 }
 
 /**
@@ -1872,7 +1886,7 @@ export function repeat(self_: Tensor, repeats: number | number[]): Tensor {
  *   aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor
  */
 export function repeatInterleave(self_: Tensor, repeats: number, o?: { dim?: number | null; outputSize?: number | null }): Tensor {
-  return callOp((id203 >= 0 ? id203 : (id203 = op("aten::repeat_interleave", "self_int"))), [self_, repeats, o?.dim, o?.outputSize]) as Tensor;
+  return callOp((id204 >= 0 ? id204 : (id204 = op("aten::repeat_interleave", "self_int"))), [self_, repeats, o?.dim, o?.outputSize]) as Tensor;
 }
 
 /**
@@ -1880,7 +1894,7 @@ export function repeatInterleave(self_: Tensor, repeats: number, o?: { dim?: num
  *   aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor
  */
 export function pad(self_: Tensor, pad_: number | number[], o?: { mode?: string; value?: number | null }): Tensor {
-  return callOp((id204 >= 0 ? id204 : (id204 = op("aten::pad", ""))), [self_, pad_, o?.mode, o?.value]) as Tensor;
+  return callOp((id205 >= 0 ? id205 : (id205 = op("aten::pad", ""))), [self_, pad_, o?.mode, o?.value]) as Tensor;
 }
 
 /**
@@ -1888,7 +1902,7 @@ export function pad(self_: Tensor, pad_: number | number[], o?: { mode?: string;
  *   aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor
  */
 export function constantPadNd(self_: Tensor, pad_: number | number[], o?: { value?: number }): Tensor {
-  return callOp((id205 >= 0 ? id205 : (id205 = op("aten::constant_pad_nd", ""))), [self_, pad_, o?.value]) as Tensor;
+  return callOp((id206 >= 0 ? id206 : (id206 = op("aten::constant_pad_nd", ""))), [self_, pad_, o?.value]) as Tensor;
 }
 
 /**
@@ -1896,7 +1910,7 @@ export function constantPadNd(self_: Tensor, pad_: number | number[], o?: { valu
  *   aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]
  */
 export function split(self_: Tensor, splitSize: number, o?: { dim?: number }): Tensor[] {
-  return callOp((id206 >= 0 ? id206 : (id206 = op("aten::split", "Tensor"))), [self_, splitSize, o?.dim]) as Tensor[];
+  return callOp((id207 >= 0 ? id207 : (id207 = op("aten::split", "Tensor"))), [self_, splitSize, o?.dim]) as Tensor[];
 }
 
 /**
@@ -1904,7 +1918,7 @@ export function split(self_: Tensor, splitSize: number, o?: { dim?: number }): T
  *   aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]
  */
 export function chunk(self_: Tensor, chunks: number, o?: { dim?: number }): Tensor[] {
-  return callOp((id207 >= 0 ? id207 : (id207 = op("aten::chunk", ""))), [self_, chunks, o?.dim]) as Tensor[];
+  return callOp((id208 >= 0 ? id208 : (id208 = op("aten::chunk", ""))), [self_, chunks, o?.dim]) as Tensor[];
 }
 
 /**
@@ -1912,7 +1926,7 @@ export function chunk(self_: Tensor, chunks: number, o?: { dim?: number }): Tens
  *   aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]
  */
 export function unbind(self_: Tensor, o?: { dim?: number }): Tensor[] {
-  return callOp((id208 >= 0 ? id208 : (id208 = op("aten::unbind", "int"))), [self_, o?.dim]) as Tensor[];
+  return callOp((id209 >= 0 ? id209 : (id209 = op("aten::unbind", "int"))), [self_, o?.dim]) as Tensor[];
 }
 
 /**
@@ -1920,7 +1934,7 @@ export function unbind(self_: Tensor, o?: { dim?: number }): Tensor[] {
  *   aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor
  */
 export function clone(self_: Tensor, o?: { memoryFormat?: number | null }): Tensor {
-  return callOp((id209 >= 0 ? id209 : (id209 = op("aten::clone", ""))), [self_, o?.memoryFormat]) as Tensor;
+  return callOp((id210 >= 0 ? id210 : (id210 = op("aten::clone", ""))), [self_, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1928,7 +1942,7 @@ export function clone(self_: Tensor, o?: { memoryFormat?: number | null }): Tens
  *   aten::detach(Tensor(a) self) -> Tensor(a)
  */
 export function detach(self_: Tensor): Tensor {
-  return callOp((id210 >= 0 ? id210 : (id210 = op("aten::detach", ""))), [self_]) as Tensor;
+  return callOp((id211 >= 0 ? id211 : (id211 = op("aten::detach", ""))), [self_]) as Tensor;
 }
 
 /**
@@ -1936,7 +1950,7 @@ export function detach(self_: Tensor): Tensor {
  *   aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
  */
 export function toDtype(self_: Tensor, dtype: DType, o?: { nonBlocking?: boolean; copy?: boolean; memoryFormat?: number | null }): Tensor {
-  return callOp((id211 >= 0 ? id211 : (id211 = op("aten::to", "dtype"))), [self_, dt(dtype), o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
+  return callOp((id212 >= 0 ? id212 : (id212 = op("aten::to", "dtype"))), [self_, dt(dtype), o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1944,7 +1958,7 @@ export function toDtype(self_: Tensor, dtype: DType, o?: { nonBlocking?: boolean
  *   aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
  */
 export function toDevice(self_: Tensor, device: string, dtype: DType, o?: { nonBlocking?: boolean; copy?: boolean; memoryFormat?: number | null }): Tensor {
-  return callOp((id212 >= 0 ? id212 : (id212 = op("aten::to", "device"))), [self_, device, dt(dtype), o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
+  return callOp((id213 >= 0 ? id213 : (id213 = op("aten::to", "device"))), [self_, device, dt(dtype), o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1952,7 +1966,7 @@ export function toDevice(self_: Tensor, device: string, dtype: DType, o?: { nonB
  *   aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)
  */
 export function toOther(self_: Tensor, other: Tensor, o?: { nonBlocking?: boolean; copy?: boolean; memoryFormat?: number | null }): Tensor {
-  return callOp((id213 >= 0 ? id213 : (id213 = op("aten::to", "other"))), [self_, other, o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
+  return callOp((id214 >= 0 ? id214 : (id214 = op("aten::to", "other"))), [self_, other, o?.nonBlocking, o?.copy, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -1960,7 +1974,7 @@ export function toOther(self_: Tensor, other: Tensor, o?: { nonBlocking?: boolea
  *   aten::tril(Tensor self, int diagonal=0) -> Tensor
  */
 export function tril(self_: Tensor, o?: { diagonal?: number }): Tensor {
-  return callOp((id214 >= 0 ? id214 : (id214 = op("aten::tril", ""))), [self_, o?.diagonal]) as Tensor;
+  return callOp((id215 >= 0 ? id215 : (id215 = op("aten::tril", ""))), [self_, o?.diagonal]) as Tensor;
 }
 
 /**
@@ -1968,7 +1982,7 @@ export function tril(self_: Tensor, o?: { diagonal?: number }): Tensor {
  *   aten::triu(Tensor self, int diagonal=0) -> Tensor
  */
 export function triu(self_: Tensor, o?: { diagonal?: number }): Tensor {
-  return callOp((id215 >= 0 ? id215 : (id215 = op("aten::triu", ""))), [self_, o?.diagonal]) as Tensor;
+  return callOp((id216 >= 0 ? id216 : (id216 = op("aten::triu", ""))), [self_, o?.diagonal]) as Tensor;
 }
 
 /**
@@ -1978,10 +1992,10 @@ export function triu(self_: Tensor, o?: { diagonal?: number }): Tensor {
  */
 export function bernoulli(self_: Tensor, p?: number): Tensor {
   if (self_ instanceof Tensor && p === undefined) {
-    return callOp((id216 >= 0 ? id216 : (id216 = op("aten::bernoulli", ""))), [self_, undefined]) as Tensor;
+    return callOp((id217 >= 0 ? id217 : (id217 = op("aten::bernoulli", ""))), [self_, undefined]) as Tensor;
   }
   if (self_ instanceof Tensor && typeof p === 'number') {
-    return callOp((id217 >= 0 ? id217 : (id217 = op("aten::bernoulli", "p"))), [self_, p, undefined]) as Tensor;
+    return callOp((id218 >= 0 ? id218 : (id218 = op("aten::bernoulli", "p"))), [self_, p, undefined]) as Tensor;
   }
   throw new TypeError("bernoulli(): arguments match no overload of aten::bernoulli: " + "aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor | aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor");
 }
@@ -1991,7 +2005,7 @@ export function bernoulli(self_: Tensor, p?: number): Tensor {
  *   aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor
  */
 export function multinomial(self_: Tensor, numSamples: number, o?: { replacement?: boolean }): Tensor {
-  return callOp((id218 >= 0 ? id218 : (id218 = op("aten::multinomial", ""))), [self_, numSamples, o?.replacement, undefined]) as Tensor;
+  return callOp((id219 >= 0 ? id219 : (id219 = op("aten::multinomial", ""))), [self_, numSamples, o?.replacement, undefined]) as Tensor;
 }
 
 /**
@@ -1999,7 +2013,7 @@ export function multinomial(self_: Tensor, numSamples: number, o?: { replacement
  *   aten::randperm(int n, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function randperm(n: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id219 >= 0 ? id219 : (id219 = op("aten::randperm", ""))), [n, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id220 >= 0 ? id220 : (id220 = op("aten::randperm", ""))), [n, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2007,7 +2021,7 @@ export function randperm(n: number, o?: { dtype?: DType | null; layout?: number 
  *   aten::rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function rand(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id220 >= 0 ? id220 : (id220 = op("aten::rand", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id221 >= 0 ? id221 : (id221 = op("aten::rand", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2015,7 +2029,7 @@ export function rand(size: number | number[], o?: { dtype?: DType | null; layout
  *   aten::randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function randn(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id221 >= 0 ? id221 : (id221 = op("aten::randn", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id222 >= 0 ? id222 : (id222 = op("aten::randn", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2023,7 +2037,7 @@ export function randn(size: number | number[], o?: { dtype?: DType | null; layou
  *   aten::randint.low(int low, int high, int[] size, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function randint(low: number, high: number, size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id222 >= 0 ? id222 : (id222 = op("aten::randint", "low"))), [low, high, size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id223 >= 0 ? id223 : (id223 = op("aten::randint", "low"))), [low, high, size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2031,7 +2045,7 @@ export function randint(low: number, high: number, size: number | number[], o?: 
  *   aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function randLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id223 >= 0 ? id223 : (id223 = op("aten::rand_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id224 >= 0 ? id224 : (id224 = op("aten::rand_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2039,7 +2053,7 @@ export function randLike(self_: Tensor, o?: { dtype?: DType | null; layout?: num
  *   aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function randnLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id224 >= 0 ? id224 : (id224 = op("aten::randn_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id225 >= 0 ? id225 : (id225 = op("aten::randn_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2049,10 +2063,10 @@ export function randnLike(self_: Tensor, o?: { dtype?: DType | null; layout?: nu
  */
 export function normal(mean_: number | Tensor, std_: number | Tensor, size?: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
   if (typeof mean_ === 'number' && typeof std_ === 'number' && (typeof size === 'number' || Array.isArray(size))) {
-    return callOp((id225 >= 0 ? id225 : (id225 = op("aten::normal", "float_float"))), [mean_, std_, size, undefined, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+    return callOp((id226 >= 0 ? id226 : (id226 = op("aten::normal", "float_float"))), [mean_, std_, size, undefined, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
   }
   if (mean_ instanceof Tensor && std_ instanceof Tensor && size === undefined) {
-    return callOp((id226 >= 0 ? id226 : (id226 = op("aten::normal", "Tensor_Tensor"))), [mean_, std_, undefined]) as Tensor;
+    return callOp((id227 >= 0 ? id227 : (id227 = op("aten::normal", "Tensor_Tensor"))), [mean_, std_, undefined]) as Tensor;
   }
   throw new TypeError("normal(): arguments match no overload of aten::normal: " + "aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor | aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor");
 }
@@ -2062,7 +2076,7 @@ export function normal(mean_: number | Tensor, std_: number | Tensor, size?: num
  *   aten::_standard_gamma(Tensor self, Generator? generator=None) -> Tensor
  */
 export function standardGamma(self_: Tensor): Tensor {
-  return callOp((id227 >= 0 ? id227 : (id227 = op("aten::_standard_gamma", ""))), [self_, undefined]) as Tensor;
+  return callOp((id228 >= 0 ? id228 : (id228 = op("aten::_standard_gamma", ""))), [self_, undefined]) as Tensor;
 }
 
 /**
@@ -2070,7 +2084,7 @@ export function standardGamma(self_: Tensor): Tensor {
  *   aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function zeros(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id228 >= 0 ? id228 : (id228 = op("aten::zeros", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id229 >= 0 ? id229 : (id229 = op("aten::zeros", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2078,7 +2092,7 @@ export function zeros(size: number | number[], o?: { dtype?: DType | null; layou
  *   aten::ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function ones(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id229 >= 0 ? id229 : (id229 = op("aten::ones", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id230 >= 0 ? id230 : (id230 = op("aten::ones", ""))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2086,7 +2100,7 @@ export function ones(size: number | number[], o?: { dtype?: DType | null; layout
  *   aten::full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function full(size: number | number[], fillValue: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id230 >= 0 ? id230 : (id230 = op("aten::full", ""))), [size, fillValue, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id231 >= 0 ? id231 : (id231 = op("aten::full", ""))), [size, fillValue, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2094,7 +2108,7 @@ export function full(size: number | number[], fillValue: number, o?: { dtype?: D
  *   aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function empty(size: number | number[], o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id231 >= 0 ? id231 : (id231 = op("aten::empty", "memory_format"))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id232 >= 0 ? id232 : (id232 = op("aten::empty", "memory_format"))), [size, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2102,7 +2116,7 @@ export function empty(size: number | number[], o?: { dtype?: DType | null; layou
  *   aten::arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function arange(start: number, end: number, o?: { step?: number; dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id232 >= 0 ? id232 : (id232 = op("aten::arange", "start_step"))), [start, end, o?.step, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id233 >= 0 ? id233 : (id233 = op("aten::arange", "start_step"))), [start, end, o?.step, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2110,7 +2124,7 @@ export function arange(start: number, end: number, o?: { step?: number; dtype?: 
  *   aten::linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function linspace(start: number, end: number, steps: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id233 >= 0 ? id233 : (id233 = op("aten::linspace", ""))), [start, end, steps, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id234 >= 0 ? id234 : (id234 = op("aten::linspace", ""))), [start, end, steps, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2118,7 +2132,7 @@ export function linspace(start: number, end: number, steps: number, o?: { dtype?
  *   aten::eye(int n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function eye(n: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id234 >= 0 ? id234 : (id234 = op("aten::eye", ""))), [n, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id235 >= 0 ? id235 : (id235 = op("aten::eye", ""))), [n, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 /**
@@ -2126,7 +2140,7 @@ export function eye(n: number, o?: { dtype?: DType | null; layout?: number | nul
  *   aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function zerosLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id235 >= 0 ? id235 : (id235 = op("aten::zeros_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id236 >= 0 ? id236 : (id236 = op("aten::zeros_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2134,7 +2148,7 @@ export function zerosLike(self_: Tensor, o?: { dtype?: DType | null; layout?: nu
  *   aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function onesLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id236 >= 0 ? id236 : (id236 = op("aten::ones_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id237 >= 0 ? id237 : (id237 = op("aten::ones_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2142,7 +2156,7 @@ export function onesLike(self_: Tensor, o?: { dtype?: DType | null; layout?: num
  *   aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function fullLike(self_: Tensor, fillValue: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id237 >= 0 ? id237 : (id237 = op("aten::full_like", ""))), [self_, fillValue, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id238 >= 0 ? id238 : (id238 = op("aten::full_like", ""))), [self_, fillValue, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2150,7 +2164,7 @@ export function fullLike(self_: Tensor, fillValue: number, o?: { dtype?: DType |
  *   aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor
  */
 export function emptyLike(self_: Tensor, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: number | null }): Tensor {
-  return callOp((id238 >= 0 ? id238 : (id238 = op("aten::empty_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
+  return callOp((id239 >= 0 ? id239 : (id239 = op("aten::empty_like", ""))), [self_, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory, o?.memoryFormat]) as Tensor;
 }
 
 /**
@@ -2158,7 +2172,7 @@ export function emptyLike(self_: Tensor, o?: { dtype?: DType | null; layout?: nu
  *   aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor
  */
 export function scalarTensor(s: number, o?: { dtype?: DType | null; layout?: number | null; device?: string | null; pinMemory?: boolean | null }): Tensor {
-  return callOp((id239 >= 0 ? id239 : (id239 = op("aten::scalar_tensor", ""))), [s, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
+  return callOp((id240 >= 0 ? id240 : (id240 = op("aten::scalar_tensor", ""))), [s, dt(o?.dtype), o?.layout, o?.device, o?.pinMemory]) as Tensor;
 }
 
 declare module './tensor' {
@@ -2262,7 +2276,8 @@ declare module './tensor' {
     all(dim?: number, o?: { keepdim?: boolean }): Tensor;
     any(dim?: number, o?: { keepdim?: boolean }): Tensor;
     topk(k: number, o?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
-    sort(o?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor];
+    sort(o?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
+    sortStable(o?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor];
     argsort(o?: { dim?: number; descending?: boolean }): Tensor;
     bincount(o?: { weights?: Tensor | null; minlength?: number }): Tensor;
     countNonzero(o?: { dim?: number | null }): Tensor;
@@ -2651,8 +2666,11 @@ Tensor.prototype.any = function (this: Tensor, dim?: number, o?: { keepdim?: boo
 Tensor.prototype.topk = function (this: Tensor, k: number, o?: { dim?: number; largest?: boolean; sorted?: boolean }) {
   return topk(this, k, o);
 };
-Tensor.prototype.sort = function (this: Tensor, o?: { stable?: boolean | null; dim?: number; descending?: boolean }) {
+Tensor.prototype.sort = function (this: Tensor, o?: { dim?: number; descending?: boolean }) {
   return sort(this, o);
+};
+Tensor.prototype.sortStable = function (this: Tensor, o?: { stable?: boolean | null; dim?: number; descending?: boolean }) {
+  return sortStable(this, o);
 };
 Tensor.prototype.argsort = function (this: Tensor, o?: { dim?: number; descending?: boolean }) {
   return argsort(this, o);

@@ -148,7 +148,7 @@ export function tauSweep(
     val: opts.val ? evaluateClassifier(opts.val, w, b, mopts, bs) : null,
   });
 
-  const baseline = noGrad(() => run(weight.detach(), bias === null ? null : bias.detach()));
+  const baseline = noGrad(() => tidy(() => run(weight.detach(), bias === null ? null : bias.detach())));
   const entries: TauSweepEntry[] = [];
   for (const tau of taus) {
     const wn = tauNormalize(weight, tau);
@@ -196,8 +196,8 @@ export class LwsHead {
   constructor(weight: Tensor, bias: Tensor | null = null) {
     if (weight.ndim !== 2) throw new RangeError(`LwsHead: weight must be [C, D], got [${weight.shape}]`);
     const C = weight.shape[0];
-    this.weight = keep(noGrad(() => weight.detach().clone()));
-    this.bias = bias === null ? null : keep(noGrad(() => bias.detach().clone()));
+    this.weight = keep(noGrad(() => tidy(() => weight.detach().clone())));
+    this.bias = bias === null ? null : keep(noGrad(() => tidy(() => bias.detach().clone())));
     this.scales = keep(ones([C], { dtype: weight.dtype, device: weight.device })).requiresGrad_(true);
   }
 
@@ -254,11 +254,7 @@ export interface LwsTrainOptions {
  * (features, targets) — use a class-aware sampler there as the reference does. Returns mean loss per
  * epoch. Any external optimizer can be used instead via `head.parameters()`.
  */
-export function trainLws(
-  head: LwsHead,
-  batches: () => Iterable<EvalSplit>,
-  opts: LwsTrainOptions = {},
-): number[] {
+export function trainLws(head: LwsHead, batches: () => Iterable<EvalSplit>, opts: LwsTrainOptions = {}): number[] {
   const epochs = opts.epochs ?? 5;
   const lr0 = opts.lr ?? 0.2;
   const mom = opts.momentum ?? 0.9;

@@ -158,7 +158,9 @@ export class ClassificationMeter {
     const kk = opts.topk ?? 1;
     const n = targets.length;
     if (preds.length !== n * kk) {
-      throw new RangeError(`ClassificationMeter.updatePredictions: ${preds.length} predictions for ${n} targets × k=${kk}`);
+      throw new RangeError(
+        `ClassificationMeter.updatePredictions: ${preds.length} predictions for ${n} targets × k=${kk}`,
+      );
     }
     const C = this.numClasses;
     const useK = kk >= this.k;

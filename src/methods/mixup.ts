@@ -51,7 +51,7 @@ export function remixHook(opts: { alpha: number; kappa: number; tau: number }): 
       ctx.labelMix = {
         a: ctx.targets,
         b: permutedTargets(ctx, perm),
-        lam: tensor(lamY, [B], { device: z.device }),
+        lam: lamY,
       };
       return mixBatch(z, lam, perm);
     },

@@ -9,7 +9,7 @@
 // The deferral epoch is floor(deferFraction · epochs): 160 of 200 by default.
 
 /** How to sample one epoch. */
-export type SamplingKind = 'instance' | 'class-balanced' | 'class-aware' | 'square-root' | 'progressive';
+export type SamplingKind = 'instance' | 'class-balanced' | 'class-aware' | 'sqrt' | 'progressive';
 
 export interface EpochPlan {
   /** Per-class loss weights, or null for none. */

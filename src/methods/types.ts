@@ -11,7 +11,7 @@ export const STAGES: Stage[] = ['input', 'stem', 'layer1', 'layer2', 'layer3'];
 export interface LabelMix {
   a: Tensor;
   b: Tensor;
-  lam: number | Tensor;
+  lam: number | Float32Array;
 }
 
 /** What a feature hook sees for one training batch. */

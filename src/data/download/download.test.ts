@@ -7,7 +7,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { CATALOG, COMPLETE_MARKER, Catalog, ChecksumError, UnsafeEntryError, download, listDownloadable, validateEntry } from './index';
+import {
+  CATALOG,
+  COMPLETE_MARKER,
+  Catalog,
+  ChecksumError,
+  UnsafeEntryError,
+  download,
+  listDownloadable,
+  validateEntry,
+} from './index';
 import { startServer, tarEntry, tarGz, TestServer, zipArchive } from './test-support';
 
 const md5 = (b: Buffer): string => crypto.createHash('md5').update(b).digest('hex');
@@ -35,7 +44,9 @@ const tinyZip = zipArchive([
   { name: 'tiny-imagenet-200/wnids.txt', data: 'n01443537\n' },
   { name: 'tiny-imagenet-200/train/n01443537/images/n01443537_0.JPEG', data: batch, method: 0 },
 ]);
-const idxImages = zlib.gzipSync(Buffer.concat([Buffer.from([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2]), Buffer.from([1, 2, 3, 4])]));
+const idxImages = zlib.gzipSync(
+  Buffer.concat([Buffer.from([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2]), Buffer.from([1, 2, 3, 4])]),
+);
 const idxLabels = zlib.gzipSync(Buffer.from([0, 0, 8, 1, 0, 0, 0, 1, 7]));
 
 let rootN = 0;
@@ -101,7 +112,13 @@ test('cifar-10 layout: download, checksum, extract, marker; second call makes no
     onProgress: (b, t, _r, f) => (lastProgress = [b, t, f]),
   });
   assert.equal(dir, path.join(root, 'cifar-10-batches-py'));
-  assert.deepEqual(fs.readdirSync(dir).sort(), [COMPLETE_MARKER, 'batches.meta', 'data_batch_1', 'readme.html', 'test_batch']);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [
+    COMPLETE_MARKER,
+    'batches.meta',
+    'data_batch_1',
+    'readme.html',
+    'test_batch',
+  ]);
   assert.deepEqual(fs.readFileSync(path.join(dir, 'data_batch_1')), batch);
   assert.deepEqual(lastProgress, [cifarTgz.length, cifarTgz.length, 'cifar-10-python.tar.gz']);
   assert.deepEqual(fs.readdirSync(root), ['cifar-10-batches-py'], 'archive, staging and .downloads cleaned up');
@@ -115,7 +132,13 @@ test('resume: a cut connection is resumed with Range and the result is exact', a
   srv.routes.set('/cifar-10-python.tar.gz', { data: cifarTgz, cutAfter: 100_000 });
   const root = freshRoot();
   const n0 = count('/cifar-10-python.tar.gz');
-  const dir = await download('cifar10-local', { root, catalog: catalog(), retries: 2, retryDelayMs: 0, keepArchives: true });
+  const dir = await download('cifar10-local', {
+    root,
+    catalog: catalog(),
+    retries: 2,
+    retryDelayMs: 0,
+    keepArchives: true,
+  });
   const rs = srv.requests.filter((r) => r.path === '/cifar-10-python.tar.gz').slice(n0);
   assert.equal(rs.length, 2);
   assert.match(rs[1].range ?? '', /^bytes=[1-9]\d*-$/);
@@ -165,7 +188,7 @@ test('an archive with a traversal entry is refused and nothing is written', asyn
   assert.equal(fs.existsSync(path.join(root, 'cifar-10-batches-py')), false);
   assert.equal(fs.existsSync(path.join(tmp, 'escaped')), false);
   assert.equal(fs.existsSync(path.join(root, 'escaped')), false);
-  assert.deepEqual(fs.readdirSync(root), ['.downloads']);
+  assert.deepEqual(fs.readdirSync(root), ['.downloads'], 'no dataset folder, staging or lock left');
 });
 
 test('a folder without the marker is not overwritten', async () => {
@@ -177,6 +200,32 @@ test('a folder without the marker is not overwritten', async () => {
   await assert.rejects(download('cifar10-local', { root, catalog: catalog() }), /no \.complete marker/);
   assert.equal(srv.requests.length, n0);
   assert.equal(fs.readFileSync(path.join(root, 'cifar-10-batches-py', 'mine'), 'utf8'), 'user data');
+});
+
+test('a foreign file with the wrong checksum is never deleted', async () => {
+  srv.routes.set('/mirror/train-images-idx3-ubyte.gz', { data: idxImages });
+  srv.routes.set('/mirror/train-labels-idx1-ubyte.gz', { data: idxLabels });
+  const root = freshRoot();
+  const mine = path.join(root, 'fmnist', 'train-images-idx3-ubyte.gz');
+  fs.mkdirSync(path.dirname(mine), { recursive: true });
+  fs.writeFileSync(mine, 'recompressed elsewhere');
+  await assert.rejects(download('fmnist-local', { root, catalog: catalog() }), /exists but its md5 is .*move it away/);
+  assert.equal(fs.readFileSync(mine, 'utf8'), 'recompressed elsewhere');
+  assert.equal(fs.existsSync(path.join(root, 'fmnist', COMPLETE_MARKER)), false);
+});
+
+test('a live lock refuses a concurrent download; a stale one is taken over', async () => {
+  srv.routes.set('/tiny-imagenet-200.zip', { data: tinyZip });
+  const root = freshRoot();
+  fs.mkdirSync(root, { recursive: true });
+  fs.writeFileSync(path.join(root, '.lock-tiny-local'), String(process.pid));
+  await assert.rejects(
+    download('tiny-local', { root, catalog: catalog() }),
+    /another download of tiny-local is running/,
+  );
+  fs.writeFileSync(path.join(root, '.lock-tiny-local'), '2147483646'); // no such process
+  await download('tiny-local', { root, catalog: catalog() });
+  assert.deepEqual(fs.readdirSync(root), ['tiny-imagenet-200'], 'lock released');
 });
 
 test('unknown names list what is downloadable; the built-in catalog is complete', async () => {

@@ -143,7 +143,10 @@ test('tar: ../evil, /abs, deep escape, symlink to /etc, hardlink are refused; no
     ['abs', tarGz([ok, tarEntry({ name: '/abs-ltkit-evil', data: 'x' })])],
     ['deep', tarGz([ok, tarEntry({ name: 'good/../../../evil', data: 'x' })])],
     ['symlink', tarGz([ok, tarEntry({ name: 'good/etc', type: '2', linkname: '/etc' })])],
-    ['symlink-then-write', tarGz([tarEntry({ name: 'l', type: '2', linkname: '..' }), tarEntry({ name: 'l/evil', data: 'x' })])],
+    [
+      'symlink-then-write',
+      tarGz([tarEntry({ name: 'l', type: '2', linkname: '..' }), tarEntry({ name: 'l/evil', data: 'x' })]),
+    ],
     ['hardlink', tarGz([ok, tarEntry({ name: 'good/pw', type: '1', linkname: '/etc/passwd' })])],
     ['gnu-long-dotdot', tarGz([ok, tarGnuLong('../' + 'e'.repeat(120), 'x')])],
     ['pax-abs', tarGz([ok, tarPax('/abs-ltkit-evil', 'x')])],

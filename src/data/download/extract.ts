@@ -81,7 +81,11 @@ export function detectFormat(file: string): ArchiveFormat {
  * Extracts `archive` into `target`, which must not exist yet. All-or-nothing: on any error (unsafe entry, corrupt
  * data, I/O) `target` is not created and the temporary folder is removed.
  */
-export async function extractArchive(archive: string, target: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+export async function extractArchive(
+  archive: string,
+  target: string,
+  opts: ExtractOptions = {},
+): Promise<ExtractResult> {
   target = path.resolve(target);
   if (fs.existsSync(target)) throw new Error(`extract target already exists: ${target}`);
   const format = opts.format ?? detectFormat(archive);
@@ -174,7 +178,8 @@ class ByteReader {
 
   /** Between 1 and n bytes (n > 0); throws at end of stream. */
   async readSome(n: number): Promise<Buffer> {
-    while (this.len === 0) if (!(await this.pull())) throw new Error(`tar: unexpected end of archive at byte ${this.offset}`);
+    while (this.len === 0)
+      if (!(await this.pull())) throw new Error(`tar: unexpected end of archive at byte ${this.offset}`);
     return this.take(Math.min(n, this.len));
   }
 
@@ -214,7 +219,10 @@ function tarNumber(b: Buffer, off: number, len: number, what: string): number {
     if (!Number.isSafeInteger(v)) throw new Error(`tar: ${what} too large`);
     return v;
   }
-  const s = b.toString('latin1', off, off + len).replace(/[\0 ]+$/, '').replace(/^[\0 ]+/, '');
+  const s = b
+    .toString('latin1', off, off + len)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[\0 ]+/, '');
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) throw new Error(`tar: bad ${what} field ${JSON.stringify(s)}`);
   return parseInt(s, 8);
@@ -414,7 +422,8 @@ function readZipDirectory(fd: number, fileSize: number): ZipEntry[] {
   const entries: ZipEntry[] = [];
   let p = 0;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > cd.length || cd.readUInt32LE(p) !== 0x02014b50) throw new Error(`zip: corrupt central directory entry ${i}`);
+    if (p + 46 > cd.length || cd.readUInt32LE(p) !== 0x02014b50)
+      throw new Error(`zip: corrupt central directory entry ${i}`);
     const madeBy = cd.readUInt16LE(p + 4);
     const flags = cd.readUInt16LE(p + 8);
     const method = cd.readUInt16LE(p + 10);
@@ -433,7 +442,7 @@ function readZipDirectory(fd: number, fileSize: number): ZipEntry[] {
       throw new Error(`zip: zip64 entry ${JSON.stringify(name)} is not supported`);
     }
     if (flags & 0x1) throw new Error(`zip: encrypted entry ${JSON.stringify(name)} is not supported`);
-    const unixMode = (madeBy >> 8) === 3 ? external >>> 16 : 0;
+    const unixMode = madeBy >> 8 === 3 ? external >>> 16 : 0;
     const fmt = unixMode & 0o170000;
     if (fmt === 0o120000) throw new UnsafeEntryError(name, 'symlink refused');
     if (fmt !== 0 && fmt !== 0o100000 && fmt !== 0o040000) throw new UnsafeEntryError(name, 'special file refused');

@@ -142,9 +142,12 @@ test('follows redirects, at most 5', async () => {
 });
 
 test('404 fails at once; 503 is retried a bounded number of times', async () => {
-  await assert.rejects(downloadFile(`${srv.base}/missing`, path.join(tmp, 'm.bin'), { retryDelayMs: 0 }), (e: unknown) => {
-    return e instanceof HttpError && e.status === 404;
-  });
+  await assert.rejects(
+    downloadFile(`${srv.base}/missing`, path.join(tmp, 'm.bin'), { retryDelayMs: 0 }),
+    (e: unknown) => {
+      return e instanceof HttpError && e.status === 404;
+    },
+  );
   assert.equal(reqs('missing').length, 1);
   const url = route('busy', { data: blob, status: 503 });
   await assert.rejects(downloadFile(url, path.join(tmp, 'b.bin'), { retries: 2, retryDelayMs: 0 }), /HTTP 503/);

@@ -24,6 +24,11 @@ export interface DownloadFileOptions {
   sizeHint?: number;
   /** Minimum ms between progress callbacks (the final one is always sent). Default 100. */
   progressIntervalMs?: number;
+  /**
+   * What to do when `dest` already exists with a different MD5: true (default) deletes and fetches it again;
+   * false throws, leaving the file alone (it did not come from us: our files only appear after verification).
+   */
+  replaceMismatch?: boolean;
 }
 
 export interface DownloadFileResult {
@@ -155,11 +160,20 @@ class RetryableError extends Error {}
  * Downloads `url` to `dest`. Resumes `<dest>.part` left by an earlier call or attempt; verifies `md5` when given.
  * Skips the network entirely when `dest` exists and matches `md5` (or exists and no md5 is given).
  */
-export async function downloadFile(url: string, dest: string, opts: DownloadFileOptions = {}): Promise<DownloadFileResult> {
+export async function downloadFile(
+  url: string,
+  dest: string,
+  opts: DownloadFileOptions = {},
+): Promise<DownloadFileResult> {
   const expected = opts.md5?.toLowerCase();
   if (fs.existsSync(dest)) {
     const actual = await md5File(dest);
     if (!expected || actual === expected) return { path: dest, bytes: fileSize(dest), md5: actual, skipped: true };
+    if (opts.replaceMismatch === false) {
+      throw new Error(
+        `${dest} exists but its md5 is ${actual}, expected ${expected} for ${url}; move it away to download`,
+      );
+    }
     unlinkQuiet(dest); // stale or corrupt: fetch it again
   }
   const part = dest + '.part';

@@ -52,7 +52,9 @@ export function defaultDataRoot(): string {
 export function listDownloadable(catalog: Catalog = CATALOG): DownloadableInfo[] {
   return Object.entries(catalog).map(([name, e]) => {
     const sizes = e.files.map((f) => f.size);
-    const bytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => (a as number) + (b as number), 0) : undefined;
+    const bytes = sizes.every((s) => s !== undefined)
+      ? sizes.reduce((a, b) => (a as number) + (b as number), 0)
+      : undefined;
     return { name, description: e.description, folder: e.folder, bytes };
   });
 }
@@ -60,7 +62,9 @@ export function listDownloadable(catalog: Catalog = CATALOG): DownloadableInfo[]
 /** Downloads (if needed) and extracts dataset `name`; returns the absolute dataset folder. Idempotent. */
 export async function download(name: string, opts: DownloadOptions = {}): Promise<string> {
   const catalog = opts.catalog ?? CATALOG;
-  const entry: CatalogEntry | undefined = Object.prototype.hasOwnProperty.call(catalog, name) ? catalog[name] : undefined;
+  const entry: CatalogEntry | undefined = Object.prototype.hasOwnProperty.call(catalog, name)
+    ? catalog[name]
+    : undefined;
   if (!entry) {
     throw new Error(`unknown dataset ${JSON.stringify(name)}; downloadable: ${Object.keys(catalog).join(', ')}`);
   }
@@ -76,6 +80,23 @@ export async function download(name: string, opts: DownloadOptions = {}): Promis
     return dir;
   }
 
+  fs.mkdirSync(root, { recursive: true });
+  const unlock = lock(path.join(root, `.lock-${name}`), name);
+  try {
+    return await fetchAndExtract(name, entry, root, dir, opts, log);
+  } finally {
+    unlock();
+  }
+}
+
+async function fetchAndExtract(
+  name: string,
+  entry: CatalogEntry,
+  root: string,
+  dir: string,
+  opts: DownloadOptions,
+  log: (m: string) => void,
+): Promise<string> {
   if (entry.extract === 'none') {
     fs.mkdirSync(dir, { recursive: true });
     for (const f of entry.files) await fetchOne(f, path.join(dir, f.filename), opts, log);
@@ -123,6 +144,35 @@ export async function download(name: string, opts: DownloadOptions = {}): Promis
   return dir;
 }
 
+/**
+ * One download of a dataset at a time per root: `<root>/.lock-<name>` holds the owner's pid. A lock whose process is
+ * gone (crash, kill -9) is taken over; a live one makes this call fail instead of racing on the same .part file.
+ */
+function lock(file: string, name: string): () => void {
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      if (pid > 0 && pidAlive(pid))
+        throw new Error(`another download of ${name} is running (pid ${pid}; lock ${file})`);
+      fs.rmSync(file, { force: true }); // stale
+    }
+  }
+  throw new Error(`cannot take the lock ${file}`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function writeMarker(dir: string, name: string): void {
   fs.writeFileSync(path.join(dir, COMPLETE_MARKER), `${name} ${new Date().toISOString()}\n`);
 }
@@ -141,12 +191,13 @@ async function fetchOne(f: CatalogFile, dest: string, opts: DownloadOptions, log
         retries: opts.retries,
         retryDelayMs: opts.retryDelayMs,
         sizeHint: f.size,
+        replaceMismatch: false, // a mismatching file was put there by someone else: never delete it
         onProgress: opts.onProgress && ((b, t, rate) => opts.onProgress?.(b, t, rate, f.filename)),
       });
       log(r.skipped ? `${f.filename}: present, checksum ok` : `${f.filename}: ${r.bytes} bytes, md5 ${r.md5}`);
       return;
     } catch (e) {
-      if (opts.signal?.aborted || i === sources.length - 1) throw e;
+      if (opts.signal?.aborted || i === sources.length - 1 || fs.existsSync(dest)) throw e;
       const why = e instanceof ChecksumError ? 'checksum mismatch' : (e as Error).message;
       log(`${url} failed (${why}); trying ${sources[i + 1]}`);
     }

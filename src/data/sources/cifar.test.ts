@@ -42,12 +42,18 @@ test('CIFAR-100 python (protocol 4 str keys + int64 array; Python 2 test) and bi
   const s = loadCifar100({ root: C100, split: 'train' });
   assert.equal(s.numClasses, 100);
   assert.deepEqual([...s.targets], seq(10, 2, 100));
-  assert.deepEqual([...(s.coarseTargets ?? [])], seq(10, 2, 100).map((x) => Math.floor(x / 5)));
+  assert.deepEqual(
+    [...(s.coarseTargets ?? [])],
+    seq(10, 2, 100).map((x) => Math.floor(x / 5)),
+  );
   assert.equal(s.classNames?.[42], 'class_42');
   assert.equal(firstPixelMismatch(s, 2), null);
   const c = loadCifar100({ root: C100, split: 'test', labels: 'coarse' });
   assert.equal(c.numClasses, 20);
-  assert.deepEqual([...c.targets], seq(5, 12, 100).map((x) => Math.floor(x / 5)));
+  assert.deepEqual(
+    [...c.targets],
+    seq(5, 12, 100).map((x) => Math.floor(x / 5)),
+  );
   assert.equal(c.classNames?.[3], 'super_03');
   assert.equal(firstPixelMismatch(c, 12), null);
   const b = loadCifar100({ root: C100, split: 'train', format: 'binary' });
@@ -60,7 +66,10 @@ test('CIFAR errors: missing batch, truncated binary, label out of range, truncat
   try {
     const py = path.join(dir, 'cifar-10-batches-py');
     fs.rmSync(path.join(py, 'data_batch_3'));
-    assert.throws(() => loadCifar10({ root: dir }), (e: unknown) => e instanceof DataFormatError && /data_batch_3: missing file/.test(e.message));
+    assert.throws(
+      () => loadCifar10({ root: dir }),
+      (e: unknown) => e instanceof DataFormatError && /data_batch_3: missing file/.test(e.message),
+    );
     assert.equal(loadCifar10({ root: dir, trainBatches: 2 }).length, 6);
 
     const bin = path.join(dir, 'cifar-10-batches-bin', 'test_batch.bin');
@@ -70,7 +79,10 @@ test('CIFAR errors: missing batch, truncated binary, label out of range, truncat
     const bad = Buffer.from(buf);
     bad[3073] = 10; // label of record 1
     fs.writeFileSync(bin, bad);
-    assert.throws(() => loadCifar10({ root: dir, split: 'test', format: 'binary' }), /test_batch\.bin: label out of range in record 1: 10/);
+    assert.throws(
+      () => loadCifar10({ root: dir, split: 'test', format: 'binary' }),
+      /test_batch\.bin: label out of range in record 1: 10/,
+    );
 
     const tb = path.join(py, 'test_batch');
     const pk = fs.readFileSync(tb);

@@ -88,7 +88,8 @@ function intList(file: string, d: PyDict, key: string, n?: number): Int32Array {
       throw new DataFormatError(file, `'${key}': ${(e as Error).message}`);
     }
     out = Int32Array.from(nums, (x, i) => {
-      if (x < -2147483648 || x > 2147483647) throw new DataFormatError(file, `'${key}'[${i}] = ${x} out of int32 range`);
+      if (x < -2147483648 || x > 2147483647)
+        throw new DataFormatError(file, `'${key}'[${i}] = ${x} out of int32 range`);
       return x;
     });
   } else {
@@ -102,7 +103,8 @@ function intList(file: string, d: PyDict, key: string, n?: number): Int32Array {
 
 function checkRange(file: string, key: string, t: Int32Array, c: number): void {
   for (let i = 0; i < t.length; i++) {
-    if (t[i] < 0 || t[i] >= c) throw new DataFormatError(file, `label out of range: '${key}'[${i}] = ${t[i]} (expected 0..${c - 1})`);
+    if (t[i] < 0 || t[i] >= c)
+      throw new DataFormatError(file, `label out of range: '${key}'[${i}] = ${t[i]} (expected 0..${c - 1})`);
   }
 }
 
@@ -130,7 +132,8 @@ function readPythonBatch(file: string, labelKeys: [string, number][]): PyBatch {
   const d = asDict(file, unpickle(readFileChecked(file), { file }));
   const data = d.get('data');
   if (data === undefined) throw new DataFormatError(file, `missing key 'data' (keys: ${d.keys().join(', ')})`);
-  if (!(data instanceof NdArray) || !data.built) throw new DataFormatError(file, `'data' is a ${pyTypeName(data)}, expected an ndarray`);
+  if (!(data instanceof NdArray) || !data.built)
+    throw new DataFormatError(file, `'data' is a ${pyTypeName(data)}, expected an ndarray`);
   if (data.dtype?.str !== 'u1') throw new DataFormatError(file, `'data' has dtype ${data.dtype?.str}, expected uint8`);
   const n = data.shape[0] ?? 0;
   if (data.shape.length < 2 || data.size !== n * PIXELS) {
@@ -165,16 +168,24 @@ function concatI32(parts: Int32Array[]): Int32Array {
   return out;
 }
 
-function batchFiles(dir: string, split: 'train' | 'test', c: 10 | 100, format: CifarFormat, trainBatches: number): string[] {
+function batchFiles(
+  dir: string,
+  split: 'train' | 'test',
+  c: 10 | 100,
+  format: CifarFormat,
+  trainBatches: number,
+): string[] {
   const ext = format === 'binary' ? '.bin' : '';
   if (c === 100) return [path.join(dir, split + ext)];
   if (split === 'test') return [path.join(dir, 'test_batch' + ext)];
-  if (!Number.isInteger(trainBatches) || trainBatches < 1) throw new RangeError(`trainBatches must be a positive integer, got ${trainBatches}`);
+  if (!Number.isInteger(trainBatches) || trainBatches < 1)
+    throw new RangeError(`trainBatches must be a positive integer, got ${trainBatches}`);
   return Array.from({ length: trainBatches }, (_, i) => path.join(dir, `data_batch_${i + 1}${ext}`));
 }
 
 function checkSplit(split: string): 'train' | 'test' {
-  if (split !== 'train' && split !== 'test') throw new RangeError(`CIFAR split must be 'train' or 'test', got '${split}'`);
+  if (split !== 'train' && split !== 'test')
+    throw new RangeError(`CIFAR split must be 'train' or 'test', got '${split}'`);
   return split;
 }
 
@@ -194,7 +205,8 @@ function readBinaryBatch(file: string, labelBytes: 1 | 2, classes: number[]): Py
     const o = i * rec;
     for (let k = 0; k < labelBytes; k++) {
       const v = buf[o + k];
-      if (v >= classes[k]) throw new DataFormatError(file, `label out of range in record ${i}: ${v} (expected 0..${classes[k] - 1})`);
+      if (v >= classes[k])
+        throw new DataFormatError(file, `label out of range in record ${i}: ${v} (expected 0..${classes[k] - 1})`);
       labs[k][i] = v;
     }
     chw.set(buf.subarray(o + labelBytes, o + rec), i * PIXELS);
@@ -206,7 +218,8 @@ function readBinaryBatch(file: string, labelBytes: 1 | 2, classes: number[]): Py
 function textNames(file: string, expected: number): string[] | undefined {
   if (!isFile(file)) return undefined;
   const names = readLines(file);
-  if (names.length !== expected) throw new DataFormatError(file, `class count mismatch: ${names.length} names, expected ${expected}`);
+  if (names.length !== expected)
+    throw new DataFormatError(file, `class count mismatch: ${names.length} names, expected ${expected}`);
   return names;
 }
 
@@ -217,12 +230,16 @@ export function loadCifar10(opts: CifarOptions): CifarSource {
   const split = checkSplit(opts.split ?? 'train');
   const { dir, format } = resolveDir(10, opts.root, opts.format);
   const files = batchFiles(dir, split, 10, format, opts.trainBatches ?? 5);
-  for (const f of files) if (!isFile(f)) throw new DataFormatError(f, `missing file (CIFAR-10 ${format} ${split} split)`);
-  const batches = files.map((f) => (format === 'python' ? readPythonBatch(f, [['labels', 10]]) : readBinaryBatch(f, 1, [10])));
+  for (const f of files)
+    if (!isFile(f)) throw new DataFormatError(f, `missing file (CIFAR-10 ${format} ${split} split)`);
+  const batches = files.map((f) =>
+    format === 'python' ? readPythonBatch(f, [['labels', 10]]) : readBinaryBatch(f, 1, [10]),
+  );
   let classNames: string[] | undefined;
   if (format === 'python') {
     const meta = path.join(dir, 'batches.meta');
-    if (isFile(meta)) classNames = nameList(meta, asDict(meta, unpickle(readFileChecked(meta), { file: meta })), 'label_names', 10);
+    if (isFile(meta))
+      classNames = nameList(meta, asDict(meta, unpickle(readFileChecked(meta), { file: meta })), 'label_names', 10);
   } else {
     classNames = textNames(path.join(dir, 'batches.meta.txt'), 10);
   }
@@ -242,12 +259,16 @@ export function loadCifar10(opts: CifarOptions): CifarSource {
 export function loadCifar100(opts: Cifar100Options): CifarSource {
   const split = checkSplit(opts.split ?? 'train');
   const which = opts.labels ?? 'fine';
-  if (which !== 'fine' && which !== 'coarse') throw new RangeError(`CIFAR-100 labels must be 'fine' or 'coarse', got '${which}'`);
+  if (which !== 'fine' && which !== 'coarse')
+    throw new RangeError(`CIFAR-100 labels must be 'fine' or 'coarse', got '${which}'`);
   const { dir, format } = resolveDir(100, opts.root, opts.format);
   const [file] = batchFiles(dir, split, 100, format, 1);
   const b =
     format === 'python'
-      ? readPythonBatch(file, [['fine_labels', 100], ['coarse_labels', 20]])
+      ? readPythonBatch(file, [
+          ['fine_labels', 100],
+          ['coarse_labels', 20],
+        ])
       : readBinaryBatch(file, 2, [20, 100]);
   let fineNames: string[] | undefined;
   let coarseNames: string[] | undefined;

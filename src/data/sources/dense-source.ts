@@ -38,7 +38,10 @@ export class DenseImageSource implements ImageSource {
       );
     }
     if (init.classNames && init.classNames.length !== init.numClasses) {
-      throw new DataFormatError(init.file, `class count mismatch: ${init.classNames.length} class names for ${init.numClasses} classes`);
+      throw new DataFormatError(
+        init.file,
+        `class count mismatch: ${init.classNames.length} class names for ${init.numClasses} classes`,
+      );
     }
     checkTargets(init.file, init.targets, init.numClasses);
     this.name = init.name;

@@ -52,7 +52,10 @@ export function readMaybeGzip(p: string): Uint8Array {
 /** Non-empty trimmed lines of a text file. */
 export function readLines(p: string): string[] {
   const text = Buffer.from(readFileChecked(p)).toString('utf8');
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 }
 
 /** Python-style sort of names (by UTF-16 code unit, like `sorted()` for BMP strings). */

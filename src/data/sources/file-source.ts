@@ -31,7 +31,10 @@ export class FileImageSource implements ImageSource {
       throw new DataFormatError(init.file, `${init.paths.length} paths but ${init.targets.length} labels`);
     }
     if (init.classNames && init.classNames.length !== init.numClasses) {
-      throw new DataFormatError(init.file, `class count mismatch: ${init.classNames.length} class names for ${init.numClasses} classes`);
+      throw new DataFormatError(
+        init.file,
+        `class count mismatch: ${init.classNames.length} class names for ${init.numClasses} classes`,
+      );
     }
     checkTargets(init.file, init.targets, init.numClasses);
     this.name = init.name;
@@ -92,7 +95,10 @@ export function resolveClassCount(file: string, targets: Int32Array, opts: Class
   if (opts.numClasses === undefined) return max + 1;
   checkTargets(file, targets, opts.numClasses);
   if (!opts.allowMissingClasses && seen.size !== opts.numClasses) {
-    throw new DataFormatError(file, `class count mismatch: labels cover ${seen.size} classes, expected ${opts.numClasses}`);
+    throw new DataFormatError(
+      file,
+      `class count mismatch: labels cover ${seen.size} classes, expected ${opts.numClasses}`,
+    );
   }
   return opts.numClasses;
 }

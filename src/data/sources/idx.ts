@@ -34,7 +34,8 @@ export function readIdx(buf: Uint8Array, file = '<idx>', expectMagic?: number): 
     throw new DataFormatError(file, `wrong magic ${hex(magic)}, expected ${hex(expectMagic)}`);
   }
   const t = IDX_TYPES[buf[2]];
-  if (buf[0] !== 0 || buf[1] !== 0 || !t || buf[3] === 0) throw new DataFormatError(file, `wrong magic ${hex(magic)}: not an IDX file`);
+  if (buf[0] !== 0 || buf[1] !== 0 || !t || buf[3] === 0)
+    throw new DataFormatError(file, `wrong magic ${hex(magic)}: not an IDX file`);
   const nd = buf[3];
   const head = 4 + 4 * nd;
   if (buf.length < head) throw new DataFormatError(file, `truncated header: ${buf.length} bytes, needs ${head}`);
@@ -42,10 +43,16 @@ export function readIdx(buf: Uint8Array, file = '<idx>', expectMagic?: number): 
   for (let k = 0; k < nd; k++) dims.push(dv.getUint32(4 + 4 * k, false));
   const need = dims.reduce((a, b) => a * b, 1) * t.size;
   if (buf.length - head < need) {
-    throw new DataFormatError(file, `truncated: dims [${dims.join(', ')}] need ${need} data bytes, file has ${buf.length - head}`);
+    throw new DataFormatError(
+      file,
+      `truncated: dims [${dims.join(', ')}] need ${need} data bytes, file has ${buf.length - head}`,
+    );
   }
   if (buf.length - head > need) {
-    throw new DataFormatError(file, `${buf.length - head - need} unexpected trailing bytes after dims [${dims.join(', ')}]`);
+    throw new DataFormatError(
+      file,
+      `${buf.length - head - need} unexpected trailing bytes after dims [${dims.join(', ')}]`,
+    );
   }
   return { type: t.name, dims, data: buf.subarray(head) };
 }
@@ -61,7 +68,16 @@ export interface MnistOptions {
 }
 
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ];
 
 function findIdx(root: string, prefix: string, kind: 'images' | 'labels'): string {
@@ -79,7 +95,8 @@ function findIdx(root: string, prefix: string, kind: 'images' | 'labels'): strin
 /** Loads an MNIST-style split (MNIST, Fashion-MNIST, KMNIST, …: 10 classes, IDX uint8 images and labels). */
 export function loadMnist(opts: MnistOptions): DenseImageSource {
   const split = opts.split ?? 'train';
-  if (split !== 'train' && split !== 'test') throw new RangeError(`MNIST split must be 'train' or 'test', got '${split}'`);
+  if (split !== 'train' && split !== 'test')
+    throw new RangeError(`MNIST split must be 'train' or 'test', got '${split}'`);
   const flavour = opts.flavour ?? 'mnist';
   const prefix = split === 'train' ? 'train' : 't10k';
   const imgFile = findIdx(opts.root, prefix, 'images');
@@ -104,6 +121,7 @@ export function loadMnist(opts: MnistOptions): DenseImageSource {
     imageSize: [h, w, 1],
     targets,
     numClasses: 10,
-    classNames: flavour === 'fashion-mnist' ? [...FASHION_MNIST_CLASSES] : ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    classNames:
+      flavour === 'fashion-mnist' ? [...FASHION_MNIST_CLASSES] : ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
   });
 }

@@ -9,17 +9,57 @@
 import * as zlib from 'zlib';
 import { DataFormatError } from './types';
 
-const MI_SIZES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8, 16: 1, 17: 2, 18: 4 };
+const MI_SIZES: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 2,
+  5: 4,
+  6: 4,
+  7: 4,
+  9: 8,
+  12: 8,
+  13: 8,
+  16: 1,
+  17: 2,
+  18: 4,
+};
 const MI_NAMES: Record<number, string> = {
-  1: 'miINT8', 2: 'miUINT8', 3: 'miINT16', 4: 'miUINT16', 5: 'miINT32', 6: 'miUINT32', 7: 'miSINGLE', 9: 'miDOUBLE',
-  12: 'miINT64', 13: 'miUINT64', 14: 'miMATRIX', 15: 'miCOMPRESSED', 16: 'miUTF8', 17: 'miUTF16', 18: 'miUTF32',
+  1: 'miINT8',
+  2: 'miUINT8',
+  3: 'miINT16',
+  4: 'miUINT16',
+  5: 'miINT32',
+  6: 'miUINT32',
+  7: 'miSINGLE',
+  9: 'miDOUBLE',
+  12: 'miINT64',
+  13: 'miUINT64',
+  14: 'miMATRIX',
+  15: 'miCOMPRESSED',
+  16: 'miUTF8',
+  17: 'miUTF16',
+  18: 'miUTF32',
 };
 const MI_MATRIX = 14;
 const MI_COMPRESSED = 15;
 
 export const MX_CLASSES: Record<number, string> = {
-  1: 'cell', 2: 'struct', 3: 'object', 4: 'char', 5: 'sparse', 6: 'double', 7: 'single', 8: 'int8', 9: 'uint8',
-  10: 'int16', 11: 'uint16', 12: 'int32', 13: 'uint32', 14: 'int64', 15: 'uint64',
+  1: 'cell',
+  2: 'struct',
+  3: 'object',
+  4: 'char',
+  5: 'sparse',
+  6: 'double',
+  7: 'single',
+  8: 'int8',
+  9: 'uint8',
+  10: 'int16',
+  11: 'uint16',
+  12: 'int32',
+  13: 'uint32',
+  14: 'int64',
+  15: 'uint64',
 };
 
 export interface MatNumeric {
@@ -59,10 +99,13 @@ export function readMat5(buf: Uint8Array, file = '<mat>'): MatFile {
     throw new DataFormatError(file, msg);
   };
   if (buf.length < 128) fail(`truncated: ${buf.length} bytes, a MAT-file header needs 128`);
-  const header = Buffer.from(buf.subarray(0, 116)).toString('latin1').replace(/[\s\0]+$/, '');
+  const header = Buffer.from(buf.subarray(0, 116))
+    .toString('latin1')
+    .replace(/[\s\0]+$/, '');
   if (header.startsWith('MATLAB 7.3')) fail('MAT-file v7.3 (HDF5) is not supported; re-save with -v7');
   const ei = String.fromCharCode(buf[126], buf[127]);
-  if (ei !== 'IM' && ei !== 'MI') fail(`wrong magic: endian indicator '${ei}', expected 'IM' or 'MI' (not a Level 5 MAT-file)`);
+  if (ei !== 'IM' && ei !== 'MI')
+    fail(`wrong magic: endian indicator '${ei}', expected 'IM' or 'MI' (not a Level 5 MAT-file)`);
   const le = ei === 'IM';
   const hdv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const version = hdv.getUint16(124, le);
@@ -81,7 +124,9 @@ export function readMat5(buf: Uint8Array, file = '<mat>'): MatFile {
       t = { type: w, nbytes, data: at + 8, next: Math.min(at + 8 + padded, end) };
     }
     if (t.data + t.nbytes > end) {
-      fail(`truncated ${where}: ${MI_NAMES[t.type] ?? 'type ' + t.type} element at offset ${at} needs ${t.nbytes} bytes, ${end - t.data} left`);
+      fail(
+        `truncated ${where}: ${MI_NAMES[t.type] ?? 'type ' + t.type} element at offset ${at} needs ${t.nbytes} bytes, ${end - t.data} left`,
+      );
     }
     return t;
   };
@@ -112,7 +157,9 @@ export function readMat5(buf: Uint8Array, file = '<mat>'): MatFile {
       if (!size || re.type > 13) fail(`variable '${name}': unsupported element type ${MI_NAMES[re.type] ?? re.type}`);
       const count = dims.reduce((a, c) => a * c, 1);
       if (re.nbytes !== count * size) {
-        fail(`variable '${name}': real part has ${re.nbytes} bytes, dims [${dims.join(',')}] of ${MI_NAMES[re.type]} need ${count * size}`);
+        fail(
+          `variable '${name}': real part has ${re.nbytes} bytes, dims [${dims.join(',')}] of ${MI_NAMES[re.type]} need ${count * size}`,
+        );
       }
       v.real = { miType: re.type, bytes: b.subarray(re.data, re.data + re.nbytes), littleEndian: le };
     }
@@ -160,16 +207,36 @@ export function matNumbers(v: MatVariable, file = '<mat>'): Float64Array {
   for (let i = 0; i < n; i++) {
     const o = i * size;
     switch (miType) {
-      case 1: out[i] = dv.getInt8(o); break;
-      case 2: out[i] = bytes[o]; break;
-      case 3: out[i] = dv.getInt16(o, le); break;
-      case 4: out[i] = dv.getUint16(o, le); break;
-      case 5: out[i] = dv.getInt32(o, le); break;
-      case 6: out[i] = dv.getUint32(o, le); break;
-      case 7: out[i] = dv.getFloat32(o, le); break;
-      case 9: out[i] = dv.getFloat64(o, le); break;
-      case 12: out[i] = Number(dv.getBigInt64(o, le)); break;
-      case 13: out[i] = Number(dv.getBigUint64(o, le)); break;
+      case 1:
+        out[i] = dv.getInt8(o);
+        break;
+      case 2:
+        out[i] = bytes[o];
+        break;
+      case 3:
+        out[i] = dv.getInt16(o, le);
+        break;
+      case 4:
+        out[i] = dv.getUint16(o, le);
+        break;
+      case 5:
+        out[i] = dv.getInt32(o, le);
+        break;
+      case 6:
+        out[i] = dv.getUint32(o, le);
+        break;
+      case 7:
+        out[i] = dv.getFloat32(o, le);
+        break;
+      case 9:
+        out[i] = dv.getFloat64(o, le);
+        break;
+      case 12:
+        out[i] = Number(dv.getBigInt64(o, le));
+        break;
+      case 13:
+        out[i] = Number(dv.getBigUint64(o, le));
+        break;
     }
   }
   return out;
@@ -177,11 +244,13 @@ export function matNumbers(v: MatVariable, file = '<mat>'): Float64Array {
 
 /** A uint8 variable's bytes (column-major), zero-copy when stored as miUINT8. */
 export function matUint8(v: MatVariable, file = '<mat>'): Uint8Array {
-  if (v.className !== 'uint8') throw new DataFormatError(file, `variable '${v.name}' has class ${v.className}, expected uint8`);
+  if (v.className !== 'uint8')
+    throw new DataFormatError(file, `variable '${v.name}' has class ${v.className}, expected uint8`);
   if (v.real && v.real.miType === 2) return v.real.bytes;
   const nums = matNumbers(v, file);
   return Uint8Array.from(nums, (x, i) => {
-    if (!(x >= 0 && x <= 255 && Number.isInteger(x))) throw new DataFormatError(file, `'${v.name}'[${i}] = ${x} is not a uint8`);
+    if (!(x >= 0 && x <= 255 && Number.isInteger(x)))
+      throw new DataFormatError(file, `'${v.name}'[${i}] = ${x} is not a uint8`);
     return x;
   });
 }

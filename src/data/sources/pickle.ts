@@ -7,18 +7,7 @@
 import { DataFormatError } from './types';
 
 export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyValue[]
-  | PyTuple
-  | PyDict
-  | NdArray
-  | PyDtype
-  | PyGlobal;
+  null | boolean | number | bigint | string | Uint8Array | PyValue[] | PyTuple | PyDict | NdArray | PyDtype | PyGlobal;
 
 export class PyTuple {
   constructor(readonly items: PyValue[]) {}
@@ -27,30 +16,48 @@ export class PyTuple {
 /** A Python dict; keys may be str or bytes (Python 2 pickles), and `get` matches either. */
 export class PyDict {
   readonly entries: [PyValue, PyValue][] = [];
+  private readonly index = new Map<string, number>();
   set(k: PyValue, v: PyValue): void {
-    for (const e of this.entries) {
-      if (keyEquals(e[0], k)) {
-        e[1] = v;
-        return;
-      }
+    const key = canonicalKey(k);
+    const at = key === undefined ? undefined : this.index.get(key);
+    if (at !== undefined) {
+      this.entries[at][1] = v;
+      return;
     }
+    if (key !== undefined) this.index.set(key, this.entries.length);
     this.entries.push([k, v]);
   }
   has(name: string): boolean {
-    return this.entries.some((e) => keyMatches(e[0], name));
+    return this.get(name) !== undefined;
   }
+  /** Looks a key up as str or as bytes with the same (latin-1) text. */
   get(name: string): PyValue | undefined {
-    const e = this.entries.find((x) => keyMatches(x[0], name));
-    return e ? e[1] : undefined;
+    const at = this.index.get('s:' + name) ?? this.index.get('b:' + name);
+    return at === undefined ? undefined : this.entries[at][1];
   }
   keys(): string[] {
-    return this.entries.map((e) => (typeof e[0] === 'string' ? e[0] : e[0] instanceof Uint8Array ? latin1(e[0]) : String(e[0])));
+    return this.entries.map((e) => pyText(e[0]) ?? String(e[0]));
   }
+}
+
+/** Hashable form of a dict key (str, bytes, int, bool, None); undefined for other key types. */
+function canonicalKey(k: PyValue): string | undefined {
+  if (typeof k === 'string') return 's:' + k;
+  if (k instanceof Uint8Array) return 'b:' + latin1(k);
+  if (typeof k === 'number' && Number.isInteger(k)) return 'n:' + k;
+  if (typeof k === 'bigint') return 'n:' + k;
+  if (typeof k === 'boolean') return 'n:' + (k ? 1 : 0);
+  if (typeof k === 'number') return 'f:' + k;
+  if (k === null) return 'None';
+  return undefined;
 }
 
 /** An allow-listed global: an inert marker, never a callable. */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   get qualname(): string {
     return `${this.module}.${this.name}`;
   }
@@ -61,7 +68,10 @@ const ITEMSIZES = new Set(['b1', 'i1', 'u1', 'i2', 'u2', 'i4', 'u4', 'i8', 'u8',
 
 export class PyDtype {
   byteorder: '<' | '>' | '|' = '<';
-  constructor(readonly kind: 'b' | 'i' | 'u' | 'f', readonly itemsize: number) {}
+  constructor(
+    readonly kind: 'b' | 'i' | 'u' | 'f',
+    readonly itemsize: number,
+  ) {}
   get str(): string {
     return `${this.kind}${this.itemsize}`;
   }
@@ -86,15 +96,33 @@ export class NdArray {
     for (let i = 0; i < n; i++) {
       const o = i * d.itemsize;
       switch (d.str) {
-        case 'u1': out[i] = dv.getUint8(o); break;
-        case 'b1': out[i] = dv.getUint8(o) ? 1 : 0; break;
-        case 'i1': out[i] = dv.getInt8(o); break;
-        case 'u2': out[i] = dv.getUint16(o, true); break;
-        case 'i2': out[i] = dv.getInt16(o, true); break;
-        case 'u4': out[i] = dv.getUint32(o, true); break;
-        case 'i4': out[i] = dv.getInt32(o, true); break;
-        case 'f4': out[i] = dv.getFloat32(o, true); break;
-        case 'f8': out[i] = dv.getFloat64(o, true); break;
+        case 'u1':
+          out[i] = dv.getUint8(o);
+          break;
+        case 'b1':
+          out[i] = dv.getUint8(o) ? 1 : 0;
+          break;
+        case 'i1':
+          out[i] = dv.getInt8(o);
+          break;
+        case 'u2':
+          out[i] = dv.getUint16(o, true);
+          break;
+        case 'i2':
+          out[i] = dv.getInt16(o, true);
+          break;
+        case 'u4':
+          out[i] = dv.getUint32(o, true);
+          break;
+        case 'i4':
+          out[i] = dv.getInt32(o, true);
+          break;
+        case 'f4':
+          out[i] = dv.getFloat32(o, true);
+          break;
+        case 'f8':
+          out[i] = dv.getFloat64(o, true);
+          break;
         case 'i8':
         case 'u8': {
           const v = d.kind === 'i' ? dv.getBigInt64(o, true) : dv.getBigUint64(o, true);
@@ -127,21 +155,6 @@ function latin1(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
   return s;
-}
-
-function keyMatches(k: PyValue, name: string): boolean {
-  if (typeof k === 'string') return k === name;
-  if (k instanceof Uint8Array) return k.length === name.length && latin1(k) === name;
-  return false;
-}
-
-function keyEquals(a: PyValue, b: PyValue): boolean {
-  if (typeof a === 'string' && typeof b === 'string') return a === b;
-  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
-  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
-    return BigInt(a) === BigInt(b);
-  }
-  return a === b;
 }
 
 function describe(v: PyValue | undefined): string {
@@ -275,14 +288,8 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): PyValue {
         const enc = typeof a[1] === 'string' ? a[1].toLowerCase().replace('_', '-') : '';
         if (typeof a[0] !== 'string' || a.length !== 2) return fail('_codecs.encode expects (str, encoding)');
         if (enc === 'latin1' || enc === 'latin-1' || enc === 'iso-8859-1') {
-          const s = a[0];
-          const out = new Uint8Array(s.length);
-          for (let i = 0; i < s.length; i++) {
-            const c = s.charCodeAt(i);
-            if (c > 255) fail('_codecs.encode: character outside latin-1');
-            out[i] = c;
-          }
-          return out;
+          if (/[^\x00-\xff]/.test(a[0])) fail('_codecs.encode: character outside latin-1');
+          return new Uint8Array(Buffer.from(a[0], 'latin1'));
         }
         if (enc === 'utf-8' || enc === 'utf8') return new Uint8Array(Buffer.from(a[0], 'utf8'));
         return fail(`_codecs.encode with unsupported encoding ${String(a[1])}`);
@@ -324,7 +331,10 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): PyValue {
     const st = s.length === 5 ? s.slice(1) : s; // (version, shape, dtype, is_fortran, raw) or without version
     if (st.length !== 4) return fail(`ndarray state with ${s.length} items`);
     const [shape, dtype, fortran, raw] = st;
-    if (!(shape instanceof PyTuple) || !shape.items.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) {
+    if (
+      !(shape instanceof PyTuple) ||
+      !shape.items.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)
+    ) {
       return fail('ndarray shape is not a tuple of non-negative ints');
     }
     if (!(dtype instanceof PyDtype)) return fail(`ndarray dtype is a ${describe(dtype)}`);
@@ -335,7 +345,9 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): PyValue {
     const dims = shape.items as number[];
     const size = dims.reduce((x, y) => x * y, 1);
     if (data.length !== size * dtype.itemsize) {
-      fail(`ndarray data has ${data.length} bytes, shape (${dims.join(',')}) ${dtype.str} needs ${size * dtype.itemsize}`);
+      fail(
+        `ndarray data has ${data.length} bytes, shape (${dims.join(',')}) ${dtype.str} needs ${size * dtype.itemsize}`,
+      );
     }
     const isz = dtype.itemsize;
     if (dtype.byteorder === '>' && isz > 1) {
@@ -353,39 +365,76 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): PyValue {
     if (pos >= buf.length) fail(`truncated (no STOP opcode; ended at offset ${pos})`);
     const op = buf[pos++];
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const p = u8();
         if (p < 2 || p > 4) fail(`unsupported pickle protocol ${p} (2–4 are supported)`);
         break;
       }
-      case 0x95: u64(); break; // FRAME: framing is transparent
-      case 0x2e: { // STOP
+      case 0x95:
+        u64();
+        break; // FRAME: framing is transparent
+      case 0x2e: {
+        // STOP
         const v = pop();
         if (stack.length || metastack.length) fail('items left on the stack at STOP');
         return v;
       }
-      case 0x7d: push(new PyDict()); break; // EMPTY_DICT
-      case 0x5d: push([]); break; // EMPTY_LIST
-      case 0x29: push(new PyTuple([])); break; // EMPTY_TUPLE
-      case 0x28: metastack.push(stack); stack = []; break; // MARK
-      case 0x58: push(str(u32())); break; // BINUNICODE
-      case 0x8c: push(str(u8())); break; // SHORT_BINUNICODE
-      case 0x8d: push(str(u64())); break; // BINUNICODE8
-      case 0x54: { // BINSTRING
+      case 0x7d:
+        push(new PyDict());
+        break; // EMPTY_DICT
+      case 0x5d:
+        push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        push(new PyTuple([]));
+        break; // EMPTY_TUPLE
+      case 0x28:
+        metastack.push(stack);
+        stack = [];
+        break; // MARK
+      case 0x58:
+        push(str(u32()));
+        break; // BINUNICODE
+      case 0x8c:
+        push(str(u8()));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        push(str(u64()));
+        break; // BINUNICODE8
+      case 0x54: {
+        // BINSTRING
         const n = i32();
         if (n < 0) fail('negative BINSTRING length');
         push(bytes(n));
         break;
       }
-      case 0x55: push(bytes(u8())); break; // SHORT_BINSTRING
-      case 0x42: push(bytes(u32())); break; // BINBYTES
-      case 0x43: push(bytes(u8())); break; // SHORT_BINBYTES
-      case 0x8e: push(bytes(u64())); break; // BINBYTES8
-      case 0x4a: push(i32()); break; // BININT
-      case 0x4b: push(u8()); break; // BININT1
-      case 0x4d: push(u16()); break; // BININT2
-      case 0x8a: case 0x8b: { // LONG1, LONG4
+      case 0x55:
+        push(bytes(u8()));
+        break; // SHORT_BINSTRING
+      case 0x42:
+        push(bytes(u32()));
+        break; // BINBYTES
+      case 0x43:
+        push(bytes(u8()));
+        break; // SHORT_BINBYTES
+      case 0x8e:
+        push(bytes(u64()));
+        break; // BINBYTES8
+      case 0x4a:
+        push(i32());
+        break; // BININT
+      case 0x4b:
+        push(u8());
+        break; // BININT1
+      case 0x4d:
+        push(u16());
+        break; // BININT2
+      case 0x8a:
+      case 0x8b: {
+        // LONG1, LONG4
         const n = op === 0x8a ? u8() : u32();
+        if (n > 64) fail(`LONG integer of ${n} bytes is too large`);
         const b = bytes(n);
         let v = 0n;
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
@@ -393,40 +442,112 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): PyValue {
         push(int(v));
         break;
       }
-      case 0x47: { // BINFLOAT (big-endian double)
+      case 0x47: {
+        // BINFLOAT (big-endian double)
         need(8);
         push(dv.getFloat64(pos, false));
         pos += 8;
         break;
       }
-      case 0x4e: push(null); break; // NONE
-      case 0x88: push(true); break; // NEWTRUE
-      case 0x89: push(false); break; // NEWFALSE
-      case 0x85: push(new PyTuple([pop()])); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); push(new PyTuple([a, b])); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); push(new PyTuple([a, b, c])); break; } // TUPLE3
-      case 0x74: push(new PyTuple(popMark())); break; // TUPLE
-      case 0x6c: push(popMark()); break; // LIST
-      case 0x65: { const items = popMark(); append(top(), items); break; } // APPENDS
-      case 0x61: { const v = pop(); append(top(), [v]); break; } // APPEND
-      case 0x64: { const items = popMark(); const d = new PyDict(); setItems(d, items); push(d); break; } // DICT
-      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: memoGet(u8()); break; // BINGET
-      case 0x6a: memoGet(u32()); break; // LONG_BINGET
-      case 0x63: { const m = line(); const n = line(); push(resolveGlobal(m, n)); break; } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
+      case 0x4e:
+        push(null);
+        break; // NONE
+      case 0x88:
+        push(true);
+        break; // NEWTRUE
+      case 0x89:
+        push(false);
+        break; // NEWFALSE
+      case 0x85:
+        push(new PyTuple([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        push(new PyTuple([a, b]));
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        push(new PyTuple([a, b, c]));
+        break;
+      } // TUPLE3
+      case 0x74:
+        push(new PyTuple(popMark()));
+        break; // TUPLE
+      case 0x6c:
+        push(popMark());
+        break; // LIST
+      case 0x65: {
+        const items = popMark();
+        append(top(), items);
+        break;
+      } // APPENDS
+      case 0x61: {
+        const v = pop();
+        append(top(), [v]);
+        break;
+      } // APPEND
+      case 0x64: {
+        const items = popMark();
+        const d = new PyDict();
+        setItems(d, items);
+        push(d);
+        break;
+      } // DICT
+      case 0x75: {
+        const items = popMark();
+        setItems(top(), items);
+        break;
+      } // SETITEMS
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+        memoGet(u8());
+        break; // BINGET
+      case 0x6a:
+        memoGet(u32());
+        break; // LONG_BINGET
+      case 0x63: {
+        const m = line();
+        const n = line();
+        push(resolveGlobal(m, n));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const n = pop();
         const m = pop();
         if (typeof m !== 'string' || typeof n !== 'string') fail('STACK_GLOBAL needs two strings');
         push(resolveGlobal(m as string, n as string));
         break;
       }
-      case 0x52: { const args = pop(); const fn = pop(); push(reduce(fn, args)); break; } // REDUCE
-      case 0x62: { const state = pop(); build(top(), state); break; } // BUILD
+      case 0x52: {
+        const args = pop();
+        const fn = pop();
+        push(reduce(fn, args));
+        break;
+      } // REDUCE
+      case 0x62: {
+        const state = pop();
+        build(top(), state);
+        break;
+      } // BUILD
       default:
         fail(`unsupported opcode 0x${op.toString(16).padStart(2, '0')} at offset ${pos - 1}`);
     }

@@ -10,12 +10,19 @@ import { FORMATS, firstPixelMismatch, label, px } from './test-fixtures';
 const ROOT = path.join(FORMATS, 'svhn');
 
 test('SVHN .mat: uncompressed train, compressed test/extra; column-major X gathered to HWC; 10 -> 0', () => {
-  for (const [split, n, seed] of [['train', 6, 5], ['test', 3, 15], ['extra', 2, 25]] as const) {
+  for (const [split, n, seed] of [
+    ['train', 6, 5],
+    ['test', 3, 15],
+    ['extra', 2, 25],
+  ] as const) {
     const s = loadSvhn({ root: ROOT, split });
     assert.equal(s.length, n);
     assert.equal(s.numClasses, 10);
     assert.deepEqual(s.imageSize, [32, 32, 3]);
-    assert.deepEqual([...s.targets], Array.from({ length: n }, (_, i) => label(seed, i, 10)));
+    assert.deepEqual(
+      [...s.targets],
+      Array.from({ length: n }, (_, i) => label(seed, i, 10)),
+    );
     assert.equal(firstPixelMismatch(s, seed), null, split);
   }
   const s = loadSvhn({ root: ROOT, split: 'train' });
@@ -43,13 +50,19 @@ test('SVHN errors: missing file, wrong magic, truncated (raw and compressed), la
   assert.throws(() => svhnFromMat(wrong, 'a.mat'), /a\.mat: wrong magic/);
   assert.throws(() => svhnFromMat(raw.subarray(0, 100), 'a.mat'), /a\.mat: truncated/);
   assert.throws(() => svhnFromMat(raw.subarray(0, raw.length - 40), 'a.mat'), /a\.mat: truncated/);
-  assert.throws(() => svhnFromMat(zipped.subarray(0, zipped.length - 30), 'b.mat'), /b\.mat: truncated file: miCOMPRESSED/);
+  assert.throws(
+    () => svhnFromMat(zipped.subarray(0, zipped.length - 30), 'b.mat'),
+    /b\.mat: truncated file: miCOMPRESSED/,
+  );
   const corrupt = Buffer.from(zipped);
   corrupt.fill(0x55, 200, 260);
   assert.throws(() => svhnFromMat(corrupt, 'b.mat'), /b\.mat: corrupt or truncated miCOMPRESSED element at offset 128/);
   // y is the last element in train (stored as doubles): overwrite y[0] with 11
   const bad = Buffer.from(raw);
   bad.writeDoubleLE(11, bad.length - 6 * 8);
-  assert.throws(() => svhnFromMat(bad, 'c.mat'), (e: unknown) => e instanceof DataFormatError && /c\.mat: label out of range: y\[0\] = 11/.test(e.message));
+  assert.throws(
+    () => svhnFromMat(bad, 'c.mat'),
+    (e: unknown) => e instanceof DataFormatError && /c\.mat: label out of range: y\[0\] = 11/.test(e.message),
+  );
   assert.throws(() => loadSvhn({ root: ROOT, split: 'val' as 'test' }), /split must be/);
 });

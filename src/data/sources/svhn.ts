@@ -32,7 +32,10 @@ export function svhnFromMat(buf: Uint8Array, file: string, name = 'svhn'): Dense
   const X = mat.variables.get('X');
   const y = mat.variables.get('y');
   if (!X || !y) {
-    throw new DataFormatError(file, `missing variable ${!X ? "'X'" : "'y'"} (found: ${[...mat.variables.keys()].join(', ') || 'none'})`);
+    throw new DataFormatError(
+      file,
+      `missing variable ${!X ? "'X'" : "'y'"} (found: ${[...mat.variables.keys()].join(', ') || 'none'})`,
+    );
   }
   if (X.dims.length !== 4 || X.dims[2] !== 3) {
     throw new DataFormatError(file, `'X' has dims [${X.dims.join(',')}], expected [H,W,3,N]`);

@@ -1,6 +1,7 @@
 // Test helpers: locate fixtures/data/formats and recompute the generator's formulas
 // (fixtures/data/gen_formats.py): px = (31*seed + 37*n + 101*c + 7*y + 3*x) % 256, label = (7*n + seed) % C.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { ImageSource } from './types';
 
@@ -43,7 +44,7 @@ export function firstPixelMismatch(src: ImageSource, seed: number, indexOffset =
 
 /** Copies a fixture folder to a fresh temp dir and returns the copy's path. */
 export function tempCopy(rel: string): string {
-  const dst = fs.mkdtempSync(path.join(require('os').tmpdir(), 'ltkit-fmt-'));
+  const dst = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-fmt-'));
   fs.cpSync(path.join(FORMATS, rel), dst, { recursive: true });
   return dst;
 }

@@ -1,0 +1,143 @@
+// Builds the in-memory train / validation / test sets of a training config (SPEC §1):
+// the long-tailed training subset (reference-compatible selection), an optional balanced validation
+// split taken from the source's *unused* training images (so the LT set itself is untouched and the
+// test set never selects models), and the standard balanced test set.
+import { loadSource } from '../data/sources';
+import type { ImageSource } from '../data/sources/types';
+import { longTailCounts, selectLongTail, SVHN_LT_ORDER, classIndexLists } from '../data/longtail';
+import { Rng } from '../util/rng';
+import type { TrainConfig } from './config';
+
+/** Images in memory: N×H×W×C uint8 and their labels. */
+export interface ImageSet {
+  images: Uint8Array;
+  shape: [number, number, number, number];
+  targets: Int32Array;
+}
+
+export interface TrainData {
+  dataset: string;
+  numClasses: number;
+  classNames: string[];
+  train: ImageSet;
+  val: ImageSet | null;
+  test: ImageSet;
+  clsNumList: number[];
+  /** Indices of the training subset in the source's train split, and their hash (for audits). */
+  subset: { indices: Int32Array; hash: string };
+  /** Per-channel normalisation of this data set. */
+  mean: number[];
+  std: number[];
+}
+
+const META: Record<string, { source: string; imgMax: number; order?: readonly number[]; mean: number[]; std: number[] }> = {
+  'cifar10-lt': { source: 'cifar10', imgMax: 5000, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] },
+  'cifar100-lt': { source: 'cifar100', imgMax: 500, mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
+  'svhn-lt': { source: 'svhn', imgMax: 1000, order: SVHN_LT_ORDER, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+  // Fashion-MNIST statistics of the full training set.
+  'fmnist-lt': { source: 'fashion-mnist', imgMax: 1000, mean: [0.286], std: [0.353] },
+};
+
+export function take(src: ImageSource, indices: ArrayLike<number>): ImageSet {
+  const b = src.getBatch(indices);
+  const targets = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) targets[i] = src.targets[indices[i]];
+  return { images: b.data, shape: b.shape, targets };
+}
+
+export function buildTrainData(cfg: TrainConfig): TrainData {
+  const d = cfg.data;
+  if (d.dataset === 'synthetic') return syntheticData(cfg);
+  const meta = META[d.dataset];
+  const trainSrc = loadSource(meta.source, { root: d.root, split: 'train' });
+  const testSrc = loadSource(meta.source, { root: d.root, split: 'test' });
+  const C = trainSrc.numClasses;
+  const counts = longTailCounts({
+    numClasses: C,
+    imgMax: d.imgMax ?? meta.imgMax,
+    rho: d.rho,
+    type: d.imbType,
+    order: meta.order ? [...meta.order] : undefined,
+  });
+  const sel = selectLongTail(trainSrc.targets, counts, {
+    seed: cfg.seed,
+    mode: d.subsetMode,
+    classOrder: meta.order ? [...meta.order] : undefined,
+  });
+  const train = take(trainSrc, sel.indices);
+  let val: ImageSet | null = null;
+  if (d.valPerClass > 0) {
+    const used = new Set(sel.indices);
+    const rng = new Rng(cfg.seed, 7);
+    const pick: number[] = [];
+    for (const [c, list] of classIndexLists(trainSrc.targets, C).entries()) {
+      const free = Array.from(list).filter((i) => !used.has(i));
+      if (free.length < d.valPerClass) {
+        throw new Error(`data.valPerClass=${d.valPerClass}: class ${c} has only ${free.length} unused training images`);
+      }
+      const p = rng.permutation(free.length);
+      for (let k = 0; k < d.valPerClass; k++) pick.push(free[p[k]]);
+    }
+    val = take(trainSrc, pick);
+  }
+  const all = new Int32Array(testSrc.length).map((_, i) => i);
+  return {
+    dataset: d.dataset,
+    numClasses: C,
+    classNames: trainSrc.classNames ?? Array.from({ length: C }, (_, i) => String(i)),
+    train,
+    val,
+    test: take(testSrc, all),
+    clsNumList: sel.perClass,
+    subset: { indices: sel.indices, hash: sel.hash },
+    mean: meta.mean,
+    std: meta.std,
+  };
+}
+
+/**
+ * A small learnable synthetic set for smoke tests and examples: class c is a fixed random colour
+ * pattern plus noise; counts follow the long-tailed profile.
+ */
+function syntheticData(cfg: TrainConfig): TrainData {
+  const s = cfg.data.synthetic;
+  const C = s.numClasses;
+  const H = s.size;
+  const ch = s.channels;
+  const rng = new Rng(cfg.seed, 99);
+  const patterns = Array.from({ length: C }, () => Float32Array.from({ length: H * H * ch }, () => rng.random() * 255));
+  // At least 2 images per class, so tiny smoke-test sets keep every class.
+  const counts = longTailCounts({ numClasses: C, imgMax: s.imgMax, rho: cfg.data.rho, type: cfg.data.imbType }).map((n) =>
+    Math.max(2, n),
+  );
+  const make = (perClass: number[]): ImageSet => {
+    const n = perClass.reduce((a, b) => a + b, 0);
+    const images = new Uint8Array(n * H * H * ch);
+    const targets = new Int32Array(n);
+    let k = 0;
+    perClass.forEach((m, c) => {
+      for (let j = 0; j < m; j++, k++) {
+        targets[k] = c;
+        const base = k * H * H * ch;
+        for (let p = 0; p < H * H * ch; p++) {
+          images[base + p] = Math.max(0, Math.min(255, patterns[c][p] + 60 * rng.normal()));
+        }
+      }
+    });
+    return { images, shape: [n, H, H, ch], targets };
+  };
+  const train = make(counts);
+  const indices = new Int32Array(train.targets.length).map((_, i) => i);
+  return {
+    dataset: 'synthetic',
+    numClasses: C,
+    classNames: Array.from({ length: C }, (_, i) => `class${i}`),
+    train,
+    val: cfg.data.valPerClass > 0 ? make(new Array(C).fill(cfg.data.valPerClass)) : null,
+    test: make(new Array(C).fill(s.testPerClass)),
+    clsNumList: counts,
+    subset: { indices, hash: 'synthetic' },
+    mean: new Array(ch).fill(0.5),
+    std: new Array(ch).fill(0.25),
+  };
+}
