@@ -10,7 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 quiet=0
-[ "${1:-}" = "--quiet" ] && quiet=1
+bench=0
+for a in "$@"; do
+  case "$a" in
+    --quiet) quiet=1 ;;
+    --bench) bench=1 ;;  # also the PyTorch reference for `npm run bench`
+  esac
+done
 say() { [ $quiet = 1 ] || echo "[setup] $*"; }
 act() { echo "[setup] $*"; }
 die() { echo "[setup] error: $*" >&2; exit 1; }
@@ -65,6 +71,13 @@ fmnist=/usr/share/datasets/fashion-mnist
 if [ ! -e "$fmnist/train-images-idx3-ubyte.gz" ] && [ -z "${LTKIT_FMNIST:-}" ]; then
   if can_apt; then apt_install dataset-fashion-mnist
   else say "note: Fashion-MNIST not found in $fmnist (apt-get install dataset-fashion-mnist); tests that need it will skip"
+  fi
+fi
+
+# The benchmark compares against PyTorch (Debian's python3-torch + torchvision, /usr/bin/python3).
+if [ $bench = 1 ] && ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
+  if can_apt; then apt_install python3-torch python3-torchvision
+  else say "note: /usr/bin/python3 lacks torch/torchvision; the benchmark will report ltkit figures only"
   fi
 fi
 

@@ -180,7 +180,7 @@ command(
       'saves a comparison: overall and balanced accuracy, many/medium/few, per class. A few minutes on 2 cores.',
     options: [
       { name: 'method', type: 'string', help: 'long-tail recipe to compare with CE', default: 'ldam+drw' },
-      { name: 'epochs', type: 'number', help: 'epochs per run', default: 16 },
+      { name: 'epochs', type: 'number', help: 'epochs per run', default: 30 },
       { name: 'model', type: 'string', help: 'model', default: 'resnet8' },
       { name: 'out', type: 'string', help: 'runs folder', default: 'runs' },
       { name: 'seed', type: 'number', help: 'seed', default: 0 },

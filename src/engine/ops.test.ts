@@ -15,7 +15,8 @@ import { isFloating } from './dtype';
 
 const FIX = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'ops');
 
-type Arg = number | string | boolean | null | Arg[] | { t: string } | { dtype: string } | { undef: true } | { f: string };
+type Arg =
+  number | string | boolean | null | Arg[] | { t: string } | { dtype: string } | { undef: true } | { f: string };
 interface OpCase {
   id: string;
   op: string;
@@ -151,7 +152,11 @@ function runCase(c: OpCase): void {
     });
     assert.ok(loss !== null, `${c.id}: no differentiable output`);
     const names = c.grad ?? [];
-    const gs = grad(loss, names.map((n) => leaves.get(n)!), { allowUnused: true });
+    const gs = grad(
+      loss,
+      names.map((n) => leaves.get(n)!),
+      { allowUnused: true },
+    );
     const gtol = { rtol: Math.max(tol.rtol, 1e-5), atol: Math.max(tol.atol, 1e-5) };
     names.forEach((n, i) => {
       const expName = c.grads![n];

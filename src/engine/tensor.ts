@@ -331,12 +331,16 @@ function flatten(data: unknown, shape: number[], out: number[]): void {
  */
 export function tensor(
   data: NumericArray | number | number[][] | number[][][] | boolean[],
-  shape?: number[] | DType,
+  shape?: number[] | DType | FactoryOptions,
   dtype?: DType | FactoryOptions,
 ): Tensor {
   let opts: FactoryOptions = {};
   if (typeof shape === 'string') {
     opts = { dtype: shape };
+    shape = undefined;
+  } else if (shape !== undefined && !Array.isArray(shape)) {
+    // tensor(data, {dtype, device, requiresGrad})
+    opts = { ...shape };
     shape = undefined;
   }
   if (typeof dtype === 'string') opts = { ...opts, dtype };

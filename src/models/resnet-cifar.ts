@@ -20,13 +20,7 @@ import { add, avgPool2d, constantPadNd, relu, slice, view } from '../engine/ops.
 import { Module } from '../nn/module';
 import { BatchNorm2d, Conv2d, Linear, NormedLinear, Sequential } from '../nn/layers';
 import { kaimingNormal_ } from '../nn/init';
-import {
-  ClassifierModel,
-  ForwardFeaturesOptions,
-  ResetHeadOptions,
-  Stage,
-  applyHooks,
-} from './classifier';
+import { ClassifierModel, ForwardFeaturesOptions, ResetHeadOptions, Stage, applyHooks } from './classifier';
 
 export type ShortcutOption = 'A' | 'B';
 
@@ -60,7 +54,9 @@ export class BasicBlock extends Module {
     if (stride !== 1 || inPlanes !== planes) {
       if (option === 'A') {
         if (stride !== 2 || inPlanes + 2 * Math.floor(planes / 4) !== planes) {
-          throw new Error(`BasicBlock option A needs stride 2 and planes = 2·inPlanes (got ${inPlanes}→${planes}, stride ${stride})`);
+          throw new Error(
+            `BasicBlock option A needs stride 2 and planes = 2·inPlanes (got ${inPlanes}→${planes}, stride ${stride})`,
+          );
         }
         shortcut = new PadShortcut(Math.floor(planes / 4));
       } else {
@@ -108,14 +104,18 @@ export class ResNetCifar extends ClassifierModel {
   constructor(o: ResNetCifarOptions) {
     super();
     const blocks = typeof o.numBlocks === 'number' ? [o.numBlocks, o.numBlocks, o.numBlocks] : o.numBlocks;
-    if (blocks.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`ResNetCifar: bad numBlocks ${JSON.stringify(o.numBlocks)}`);
+    if (blocks.some((b) => !Number.isInteger(b) || b < 1))
+      throw new Error(`ResNetCifar: bad numBlocks ${JSON.stringify(o.numBlocks)}`);
     checkNumClasses(o.numClasses);
     const widths = o.widths ?? [16, 32, 64];
     const option = o.shortcut ?? 'A';
     this.numClasses = o.numClasses;
     this.normedLinear = o.normedLinear ?? false;
     this.featureDim = widths[2];
-    this.conv1 = this.registerModule('conv1', new Conv2d(o.inChannels ?? 3, widths[0], 3, { stride: 1, padding: 1, bias: false }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      new Conv2d(o.inChannels ?? 3, widths[0], 3, { stride: 1, padding: 1, bias: false }),
+    );
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(widths[0]));
     let inPlanes = widths[0];
     const makeLayer = (planes: number, n: number, stride: number): Sequential => {
@@ -176,6 +176,7 @@ function checkNumClasses(c: number): void {
 
 /** ResNet-(6n+2) for CIFAR: resnet20 (n=3), resnet32 (n=5), resnet44 (n=7), resnet56 (n=9), resnet110 (n=18). */
 export function resnetCifar(depth: number, o: Omit<ResNetCifarOptions, 'numBlocks'>): ResNetCifar {
-  if ((depth - 2) % 6 !== 0 || depth < 8) throw new Error(`CIFAR ResNet depth must be 6n+2 (8, 20, 32, …), got ${depth}`);
+  if ((depth - 2) % 6 !== 0 || depth < 8)
+    throw new Error(`CIFAR ResNet depth must be 6n+2 (8, 20, 32, …), got ${depth}`);
   return new ResNetCifar({ ...o, numBlocks: (depth - 2) / 6 });
 }

@@ -7,15 +7,7 @@ import { Tensor, noGrad } from '../engine/tensor';
 import { fill_, normal_, uniform_, zero_ } from '../engine/ops.generated';
 
 export type Nonlinearity =
-  | 'linear'
-  | 'conv1d'
-  | 'conv2d'
-  | 'conv3d'
-  | 'sigmoid'
-  | 'tanh'
-  | 'relu'
-  | 'leaky_relu'
-  | 'selu';
+  'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
 export type FanMode = 'fan_in' | 'fan_out';
 
 /** torch.nn.init.calculate_gain. `param` is leaky_relu's negative slope (default 0.01). */
@@ -44,7 +36,9 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 export function calculateFanInAndFanOut(t: Tensor | number[]): [number, number] {
   const shape = Array.isArray(t) ? t : t.shape;
   if (shape.length < 2) {
-    throw new Error(`fan in and fan out cannot be computed for a tensor with fewer than 2 dimensions (shape [${shape}])`);
+    throw new Error(
+      `fan in and fan out cannot be computed for a tensor with fewer than 2 dimensions (shape [${shape}])`,
+    );
   }
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return [shape[1] * receptive, shape[0] * receptive];

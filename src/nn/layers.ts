@@ -153,7 +153,17 @@ export class BatchNorm2d extends Module {
     const rv = this.runningVar;
     const useBatchStats = this.training || (rm === null && rv === null);
     const track = !this.training || this.trackRunningStats;
-    return batchNorm(x, this.weight, this.bias, track ? rm : null, track ? rv : null, useBatchStats, factor, this.eps, true);
+    return batchNorm(
+      x,
+      this.weight,
+      this.bias,
+      track ? rm : null,
+      track ? rv : null,
+      useBatchStats,
+      factor,
+      this.eps,
+      true,
+    );
   }
 }
 
@@ -249,7 +259,10 @@ export class Identity extends Module {
 
 /** nn.Flatten (start dim 1). */
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

@@ -282,10 +282,13 @@ function loadReport(name: string, missing: string[], unexpected: string[], misma
   if (unexpected.length > 0) {
     lines.push(`  unexpected keys (${unexpected.length}): ${list(unexpected).join(', ')}`);
     if (unexpected.some((k) => k.startsWith('module.'))) {
-      lines.push("  hint: keys start with 'module.' (a DataParallel checkpoint); strip it with stripPrefix(record, 'module.')");
+      lines.push(
+        "  hint: keys start with 'module.' (a DataParallel checkpoint); strip it with stripPrefix(record, 'module.')",
+      );
     }
   }
-  if (mismatched.length > 0) lines.push(`  size mismatches (${mismatched.length}):\n    ${list(mismatched).join('\n    ')}`);
+  if (mismatched.length > 0)
+    lines.push(`  size mismatches (${mismatched.length}):\n    ${list(mismatched).join('\n    ')}`);
   return lines.join('\n');
 }
 

@@ -3,7 +3,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, manualSeed, memory, noGrad, tensor, tidy } from '../engine/tensor';
 import { randn, zeros } from '../engine/ops.generated';
-import { BatchNorm2d, Conv2d, Identity, Linear, Module, NormedLinear, ReLU, Sequential, normalize, stripPrefix } from './index';
+import {
+  BatchNorm2d,
+  Conv2d,
+  Identity,
+  Linear,
+  Module,
+  NormedLinear,
+  ReLU,
+  Sequential,
+  normalize,
+  stripPrefix,
+} from './index';
 import * as init from './init';
 import { assertClose } from './test-util';
 
@@ -58,14 +69,21 @@ test('loadStateDict copies in place, reports missing/unexpected, refuses shape m
   const partial = a.stateDict();
   delete partial['fc.bias'];
   partial['extra.weight'] = zeros([1]);
-  assert.throws(() => b.loadStateDict(partial), (e: Error) => /missing keys \(1\): fc\.bias/.test(e.message) && /unexpected keys \(1\): extra\.weight/.test(e.message));
+  assert.throws(
+    () => b.loadStateDict(partial),
+    (e: Error) =>
+      /missing keys \(1\): fc\.bias/.test(e.message) && /unexpected keys \(1\): extra\.weight/.test(e.message),
+  );
   const r = b.loadStateDict(partial, { strict: false });
   assert.deepEqual(r, { missing: ['fc.bias'], unexpected: ['extra.weight'] });
 
   const bad = a.stateDict();
   bad['fc.weight'] = zeros([3, 4]);
   const before = b.conv.weight.toList();
-  assert.throws(() => b.loadStateDict(bad, { strict: false }), /fc\.weight: checkpoint shape \[3,4\] vs model shape \[2,4\]/);
+  assert.throws(
+    () => b.loadStateDict(bad, { strict: false }),
+    /fc\.weight: checkpoint shape \[3,4\] vs model shape \[2,4\]/,
+  );
   assert.deepEqual(b.conv.weight.toList(), before, 'nothing copied when validation fails');
 
   const prefixed: Record<string, Tensor> = {};

@@ -38,7 +38,12 @@ export function relErr(a: Tensor | ArrayLike<number>, b: Tensor | ArrayLike<numb
   return num / den;
 }
 
-export function assertClose(a: Tensor | ArrayLike<number>, b: Tensor | ArrayLike<number>, tol: number, what = ''): void {
+export function assertClose(
+  a: Tensor | ArrayLike<number>,
+  b: Tensor | ArrayLike<number>,
+  tol: number,
+  what = '',
+): void {
   if (a instanceof Tensor && b instanceof Tensor) assert.deepEqual(a.shape, b.shape, `${what}: shape`);
   const e = relErr(a, b);
   assert.ok(e <= tol, `${what}: relative error ${e.toExponential(3)} > ${tol}`);

@@ -10,5 +10,11 @@ export {
   createSchedule,
   learningRate,
 } from './schedules';
-export type { LrSchedule, CifarScheduleOptions, CosineScheduleOptions, ScheduleType, ScheduleConfig } from './schedules';
+export type {
+  LrSchedule,
+  CifarScheduleOptions,
+  CosineScheduleOptions,
+  ScheduleType,
+  ScheduleConfig,
+} from './schedules';
 export { saveOptimizer, loadOptimizer } from './checkpoint';

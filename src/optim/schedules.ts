@@ -89,7 +89,12 @@ export function cosineSchedule(o: CosineScheduleOptions): LrSchedule {
 }
 
 /** MultiStepLR: base · gamma^(number of milestones ≤ epoch), optional linear warm-up. */
-export function multiStepSchedule(o: { baseLr: number; milestones: number[]; gamma?: number; warmupEpochs?: number }): LrSchedule {
+export function multiStepSchedule(o: {
+  baseLr: number;
+  milestones: number[];
+  gamma?: number;
+  warmupEpochs?: number;
+}): LrSchedule {
   const gamma = o.gamma ?? 0.1;
   const warm = o.warmupEpochs ?? 0;
   checkBase(o.baseLr);
@@ -114,7 +119,10 @@ export function constantSchedule(o: { baseLr: number; warmupEpochs?: number }): 
 export type ScheduleType = 'cifar' | 'cosine' | 'constant';
 
 /** Builds a schedule by name (the config's `schedule.type`). */
-export function createSchedule(type: ScheduleType, o: { baseLr: number; epochs: number; warmupEpochs?: number }): LrSchedule {
+export function createSchedule(
+  type: ScheduleType,
+  o: { baseLr: number; epochs: number; warmupEpochs?: number },
+): LrSchedule {
   switch (type) {
     case 'cifar':
       return cifarSchedule(o);

@@ -58,7 +58,9 @@ export class SGD {
       maximize: opts.maximize ?? false,
     };
     const groups: ParamGroupInput[] =
-      params.length > 0 && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroupInput[]);
+      params.length > 0 && params[0] instanceof Tensor
+        ? [{ params: params as Tensor[] }]
+        : (params as ParamGroupInput[]);
     if (groups.length === 0) throw new Error('SGD: got an empty parameter list');
     this.paramGroups = [];
     const seen = new Set<Tensor>();
@@ -144,14 +146,20 @@ export class SGD {
    */
   loadStateDict(state: SGDState): void {
     const { meta, tensors } = state;
-    if (meta === undefined || !Array.isArray(meta.paramGroups)) throw new Error('SGD.loadStateDict: missing meta.paramGroups');
-    if (meta.type !== undefined && meta.type !== 'sgd') throw new Error(`SGD.loadStateDict: state is for '${meta.type}'`);
+    if (meta === undefined || !Array.isArray(meta.paramGroups))
+      throw new Error('SGD.loadStateDict: missing meta.paramGroups');
+    if (meta.type !== undefined && meta.type !== 'sgd')
+      throw new Error(`SGD.loadStateDict: state is for '${meta.type}'`);
     if (meta.paramGroups.length !== this.paramGroups.length) {
-      throw new Error(`SGD.loadStateDict: state has ${meta.paramGroups.length} parameter groups, optimizer has ${this.paramGroups.length}`);
+      throw new Error(
+        `SGD.loadStateDict: state has ${meta.paramGroups.length} parameter groups, optimizer has ${this.paramGroups.length}`,
+      );
     }
     meta.paramGroups.forEach((sg, gi) => {
       if (sg.params.length !== this.paramGroups[gi].params.length) {
-        throw new Error(`SGD.loadStateDict: group ${gi} has ${sg.params.length} parameters in the state, ${this.paramGroups[gi].params.length} here`);
+        throw new Error(
+          `SGD.loadStateDict: group ${gi} has ${sg.params.length} parameters in the state, ${this.paramGroups[gi].params.length} here`,
+        );
       }
     });
     const params = this.allParams();
@@ -174,12 +182,19 @@ export class SGD {
       dispose([...newBuffers.values()]);
       throw new Error(`SGD.loadStateDict: unexpected state tensors ${extra.slice(0, 10).join(', ')}`);
     }
-    meta.paramGroups.forEach((sg, gi) => {
-      const { params: _ignored, ...hyper } = sg;
-      const g = this.paramGroups[gi];
-      Object.assign(g, { ...g, ...stripUndefined(hyper), params: g.params });
-      validate(g);
+    const updated = meta.paramGroups.map((sg, gi) => {
+      const g: ParamGroup = { ...this.paramGroups[gi] };
+      for (const k of HYPER_KEYS) if (sg[k] !== undefined) (g as unknown as Record<string, unknown>)[k] = sg[k];
+      if (sg.name !== undefined) g.name = sg.name;
+      return g;
     });
+    try {
+      updated.forEach(validate);
+    } catch (e) {
+      dispose([...newBuffers.values()]);
+      throw e;
+    }
+    updated.forEach((g, gi) => Object.assign(this.paramGroups[gi], g));
     for (const b of this.momentumBuffers.values()) b.dispose();
     this.momentumBuffers.clear();
     for (const [p, b] of newBuffers) this.momentumBuffers.set(p, b);
@@ -191,6 +206,8 @@ export class SGD {
     this.momentumBuffers.clear();
   }
 }
+
+const HYPER_KEYS = ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize'] as const;
 
 function validate(g: ParamGroup): void {
   if (!(g.lr >= 0)) throw new Error(`SGD: invalid learning rate ${g.lr}`);

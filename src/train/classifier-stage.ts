@@ -83,7 +83,10 @@ export function runClassifierStage(kind: ClassifierStage, ctx: StageContext): Re
       log(`[crt] epoch ${e + 1}/${o.epochs} loss ${(sum / Math.max(1, steps)).toFixed(4)}`);
     }
     for (const p of model.backboneParameters()) p.requiresGrad = true;
-    saveSafetensors(run.file('checkpoints', 'crt.safetensors'), model.stateDict());
+    opt.dispose();
+    const views = model.stateDict();
+    saveSafetensors(run.file('checkpoints', 'crt.safetensors'), views);
+    dispose(views);
     result = { stage: 'crt', test: evaluate(model, data.test, pipes, evalOpts) };
     if (data.val) result.val = evaluate(model, data.val, pipes, evalOpts);
   } else if (kind === 'tau-norm') {
@@ -93,10 +96,12 @@ export function runClassifierStage(kind: ClassifierStage, ctx: StageContext): Re
     if (!weight || weight.ndim !== 2) throw new Error('tau-norm: the model head has no 2-D weight');
     // NormedLinear stores W as [in, out]; τ-norm works on rows W_c, so transpose it.
     const w = weight.shape[0] === data.numClasses ? weight : weight.t();
-    const sweep = tauSweep(test.features, test.targets, w.detach(), null, cfg.method.tauNorm.taus, {
+    const wd = w.detach();
+    const sweep = tauSweep(test.features, test.targets, wd, null, cfg.method.tauNorm.taus, {
       val,
       trainCounts: data.clsNumList,
     });
+    dispose(w === weight ? wd : [wd, w]);
     result = {
       stage: 'tau-norm',
       tau: sweep.best.tau,
@@ -123,8 +128,15 @@ export function runClassifierStage(kind: ClassifierStage, ctx: StageContext): Re
       function* () {
         const order = sampler.epochIndices(epoch++);
         for (let s = 0; s < order.length; s += bs) {
-          const idx = tensor(order.subarray(s, Math.min(order.length, s + bs)), undefined, 'int64');
-          yield { features: train.features.indexSelect(0, idx), targets: train.targets.indexSelect(0, idx) };
+          const batch = tidy(() => {
+            const idx = tensor(order.subarray(s, Math.min(order.length, s + bs)), undefined, 'int64');
+            return { features: train.features.indexSelect(0, idx), targets: train.targets.indexSelect(0, idx) };
+          });
+          try {
+            yield batch;
+          } finally {
+            dispose(batch); // the consumer is done with it once it asks for the next batch
+          }
         }
       },
       { epochs: o.epochs, lr: o.lr },

@@ -226,6 +226,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     dispose(w);
     const o = loadSafetensors(ckpt('last.optim.safetensors'));
     optimizer.loadStateDict({ tensors: o, meta: JSON.parse(fs.readFileSync(ckpt('last.optim.json'), 'utf8')) });
+    dispose(o);
     run.truncateMetrics(state.epoch);
     log(`[ltkit] resuming ${run.dir} after epoch ${state.epoch + 1}/${epochs}`);
   } else if (!opts.resume) {
@@ -348,7 +349,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
           state.bestScore = score;
           state.bestEpoch = epoch;
           state.best = { epoch, test: entry.test, val: entry.val ?? null };
-          saveSafetensors(ckpt('best.safetensors'), model.stateDict());
+          saveState(ckpt('best.safetensors'), model.stateDict());
         }
       }
       progress.epochEnd(entry, state.bestEpoch);
@@ -356,9 +357,9 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       state.epoch = epoch;
       // Checkpoint: weights, optimizer, then the state file last (it marks the checkpoint complete).
       if ((epoch + 1) % cfg.train.checkpointEvery === 0 || isLast) {
-        saveSafetensors(ckpt('last.safetensors'), model.stateDict());
+        saveState(ckpt('last.safetensors'), model.stateDict());
         const o = optimizer.stateDict();
-        saveSafetensors(ckpt('last.optim.safetensors'), o.tensors);
+        saveState(ckpt('last.optim.safetensors'), o.tensors);
         writeFileAtomic(ckpt('last.optim.json'), JSON.stringify(o.meta));
         writeFileAtomic(ckpt('last.state.json'), JSON.stringify(state));
       }
@@ -394,9 +395,21 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
   });
   fs.writeFileSync(run.file('final-metrics.json'), JSON.stringify({ final: finalSummary, best: state.best, classifierStage }, null, 2));
   cb.onTrainEnd?.(result);
-  dispose(model.stateDict());
+  // Free the native tensors this call owns (weights, momentum buffers, cached per-class vectors).
+  model.dispose();
+  optimizer.dispose();
+  criterion.dispose();
   void memory;
   return result;
+}
+
+/** Saves detached state-dict views, then frees the views (the storage stays with the module). */
+function saveState(file: string, views: Record<string, Tensor>): void {
+  try {
+    saveSafetensors(file, views);
+  } finally {
+    dispose(views);
+  }
 }
 
 function readLastTest(run: RunDir): Record<string, unknown> | null {

