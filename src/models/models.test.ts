@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Tensor, dispose, manualSeed, memory, noGrad, tidy } from '../engine/tensor';
+import { Tensor, dispose, manualSeed, memory, noGrad, tensor, tidy } from '../engine/tensor';
 import { crossEntropyLoss, mul, randn, zerosLike } from '../engine/ops.generated';
 import { loadSafetensors, saveSafetensors } from '../engine/safetensors';
 import { SGD } from '../optim/sgd';
@@ -269,3 +269,34 @@ for (const name of listModels()) {
     net.dispose();
   });
 }
+
+test('ImageNet ResNet-10/18/50: torchvision keys, seeded init and logits (eval and train mode)', () => {
+  type Entry = { shape: number[]; sum: number; absSum: number; first: number[] };
+  const ref = readJsonFixture<{
+    seed: number;
+    x: number[];
+    xShape: number[];
+    models: Record<string, { state: Record<string, Entry>; evalLogits: number[]; trainLogits: number[] }>;
+  }>('models', 'resnet-imagenet.json');
+  const x = tensor(ref.x, ref.xShape);
+  for (const [name, want] of Object.entries(ref.models)) {
+    manualSeed(ref.seed);
+    const net = createModel(name, { numClasses: 10 });
+    const sd = net.stateDict();
+    assert.deepEqual(Object.keys(sd), Object.keys(want.state), `${name} keys in torchvision order`);
+    for (const [k, s] of Object.entries(want.state)) {
+      assert.deepEqual(sd[k].shape, s.shape, `${name} ${k} shape`);
+      const v = sd[k].toList();
+      const absSum = v.reduce((a, b) => a + Math.abs(b), 0);
+      assert.ok(Math.abs(absSum - s.absSum) <= 1e-4 * Math.max(1, s.absSum), `${name} ${k} abs-sum`);
+      s.first.forEach((f, i) => assert.ok(Math.abs(v[i] - f) <= 1e-6 * Math.max(1, Math.abs(f)), `${name} ${k}[${i}]`));
+    }
+    noGrad(() => {
+      net.eval();
+      assertClose(net.forward(x), want.evalLogits, 1e-4, `${name} eval logits`);
+      net.train();
+      assertClose(net.forward(x), want.trainLogits, 1e-4, `${name} train logits`);
+    });
+    net.dispose();
+  }
+});

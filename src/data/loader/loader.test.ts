@@ -4,6 +4,11 @@ import { Tensor, memory, equal, tidy } from '../../engine';
 import { DataLoader, InMemorySource, PairedLoader, ShuffleSampler, Batch, EpochSampler } from './index';
 import { cifarTrain, twoViews, mocoV2, AugRng } from '../transforms';
 import { InstanceSampler } from '../samplers/instance';
+import type { ImageSource } from '../sources/types';
+import type { BatchSource } from './loader';
+
+// Compile-time check: every dataset source (src/data/sources) can feed a DataLoader directly.
+export const sourceFitsLoader = (s: ImageSource): BatchSource => s;
 
 function dataset(n: number, h = 4, w = 4, c = 3): InMemorySource {
   const images = new Uint8Array(n * h * w * c);
@@ -27,7 +32,8 @@ test('InMemorySource.gatherInto copies exactly the requested images', () => {
   const out = new Uint8Array(3 * 12);
   const b = src.gatherInto([9, 0, 4], out);
   assert.deepEqual(b.shape, [3, 2, 2, 3]);
-  for (const [k, i] of [9, 0, 4].entries()) for (let j = 0; j < 12; j++) assert.equal(b.data[k * 12 + j], (i * 7 + j) & 255);
+  for (const [k, i] of [9, 0, 4].entries())
+    for (let j = 0; j < 12; j++) assert.equal(b.data[k * 12 + j], (i * 7 + j) & 255);
   assert.throws(() => src.getBatch([10]), /out of range/);
 });
 
@@ -45,7 +51,10 @@ test('DataLoader: batches follow the sampler order; x float32 NCHW, y int64; dro
       assert.equal(b.x.dtype, 'float32');
       assert.equal(b.y.dtype, 'int64');
       assert.deepEqual(b.x.shape, [b.indices.length, 3, 4, 4]);
-      assert.deepEqual(b.y.toList(), [...b.indices].map((i) => i % 5));
+      assert.deepEqual(
+        b.y.toList(),
+        [...b.indices].map((i) => i % 5),
+      );
       // pixel (c=1, h=0, w=0) of image i is byte 1 of it: (7i + 1) / 255
       const xv = b.x.toArray() as Float32Array;
       b.indices.forEach((i, k) => assert.equal(xv[k * 48 + 16], Math.fround(((i * 7 + 1) & 255) / 255)));
@@ -106,8 +115,8 @@ test('DataLoader: epochAsync yields the same batches; break disposes; works with
   }
   assert.equal(sync.length, 5);
   assert.deepEqual(asy, sync);
-  for (const _b of dl.epoch(1)) break;
-  for await (const _b of dl.epochAsync(1)) break;
+  for (const b of dl.epoch(1)) if (b) break;
+  for await (const b of dl.epochAsync(1)) if (b) break;
   // resume mid-epoch
   const tail: Float32Array[] = [];
   for (const b of dl.epoch(0, 3)) tail.push(b.x.toArray() as Float32Array);
@@ -117,7 +126,11 @@ test('DataLoader: epochAsync yields the same batches; break disposes; works with
 
 test('DataLoader: two-view transform yields [Tensor, Tensor]', () => {
   const src = dataset(6, 16, 16, 3);
-  const dl = new DataLoader<Tensor[]>(src, { sampler: new ShuffleSampler(6), batchSize: 4, transform: twoViews(mocoV2({ size: 8 })) });
+  const dl = new DataLoader<Tensor[]>(src, {
+    sampler: new ShuffleSampler(6),
+    batchSize: 4,
+    transform: twoViews(mocoV2({ size: 8 })),
+  });
   const before = memory().numTensors;
   for (const b of dl.epoch(0)) {
     assert.equal(b.x.length, 2);
@@ -129,7 +142,11 @@ test('DataLoader: two-view transform yields [Tensor, Tensor]', () => {
 
 test('PairedLoader: labeled epoch with a continuous, deterministic unlabeled stream', () => {
   const lab = dataset(20);
-  const unl = new InMemorySource({ images: new Uint8Array(14 * 48).fill(3), shape: [14, 4, 4, 3], targets: new Int32Array(14).fill(-1) });
+  const unl = new InMemorySource({
+    images: new Uint8Array(14 * 48).fill(3),
+    shape: [14, 4, 4, 3],
+    targets: new Int32Array(14).fill(-1),
+  });
   const mk = (): PairedLoader =>
     new PairedLoader(
       new DataLoader(lab, { sampler: new ShuffleSampler(20, 1), batchSize: 5 }),
@@ -149,7 +166,10 @@ test('PairedLoader: labeled epoch with a continuous, deterministic unlabeled str
     }
   }
   // 12 labeled steps walk the unlabeled stream 3 batches per unlabeled epoch, without gaps or repeats
-  assert.deepEqual(stream, Array.from({ length: 12 }, (_, k) => [Math.floor(k / 3), k % 3]));
+  assert.deepEqual(
+    stream,
+    Array.from({ length: 12 }, (_, k) => [Math.floor(k / 3), k % 3]),
+  );
   // resuming at epoch 2 gives the same pairing
   const again: number[][] = [];
   for (const b of mk().epoch(2)) again.push([...b.unlabeled.indices]);

@@ -62,7 +62,9 @@ export class InMemorySource implements BatchSource {
     const [n, h, w, c] = ds.shape;
     this.stride = h * w * c;
     if (ds.images.length !== n * this.stride) {
-      throw new Error(`InMemorySource: ${ds.images.length} bytes do not match shape [${ds.shape}] (${n * this.stride})`);
+      throw new Error(
+        `InMemorySource: ${ds.images.length} bytes do not match shape [${ds.shape}] (${n * this.stride})`,
+      );
     }
     if (ds.targets.length !== n) throw new Error(`InMemorySource: ${ds.targets.length} targets for ${n} images`);
     this.length = n;
@@ -144,7 +146,8 @@ export class DataLoader<X = Tensor> {
   private orderCache: { epoch: number; order: Int32Array } | null = null;
 
   constructor(source: BatchSource, opts: DataLoaderOptions<X>) {
-    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${opts.batchSize}`);
+    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
+      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${opts.batchSize}`);
     this.source = source;
     this.sampler = opts.sampler;
     this.batchSize = opts.batchSize;
@@ -169,7 +172,8 @@ export class DataLoader<X = Tensor> {
 
   /** Batch `step` of `epoch`, built from scratch (random access; identical to what iteration yields). */
   batchAt(epoch: number, step: number): Batch<X> {
-    if (!(step >= 0 && step < this.numBatches(epoch))) throw new RangeError(`batchAt: step ${step} outside epoch ${epoch} (${this.numBatches(epoch)} batches)`);
+    if (!(step >= 0 && step < this.numBatches(epoch)))
+      throw new RangeError(`batchAt: step ${step} outside epoch ${epoch} (${this.numBatches(epoch)} batches)`);
     return this.finish(this.stage(epoch, step));
   }
 
@@ -292,7 +296,8 @@ function untracked<T>(fn: () => T): T {
     if (d > 4 || v === null || v === undefined) return;
     if (v instanceof Tensor) out.push(v);
     else if (Array.isArray(v)) v.forEach((e) => walk(e, d + 1));
-    else if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) Object.values(v as object).forEach((e) => walk(e, d + 1));
+    else if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)
+      Object.values(v as object).forEach((e) => walk(e, d + 1));
   };
   walk(r, 0);
   for (const t of out) t.keep();

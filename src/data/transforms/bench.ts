@@ -42,7 +42,14 @@ export function benchAugmentation(o: { batch?: number; iters?: number; threads?:
       create += Number(process.hrtime.bigint() - t0) / 1e6;
     }
     const ms = total / iters;
-    return { batch, iters, threads: getNumThreads(), msPerBatch: ms, msTensorFromBytes: create / iters, imagesPerSec: (batch * 1000) / ms };
+    return {
+      batch,
+      iters,
+      threads: getNumThreads(),
+      msPerBatch: ms,
+      msTensorFromBytes: create / iters,
+      imagesPerSec: (batch * 1000) / ms,
+    };
   } finally {
     setNumThreads(prev);
   }

@@ -12,7 +12,6 @@ import {
   mul,
   add,
   clamp,
-  sum,
   mean,
   amax,
   amin,
@@ -34,7 +33,6 @@ import {
   pad,
   conv2d,
 } from '../../engine';
-import { AugRng } from './rng';
 import {
   Transform,
   floatTensor,
@@ -67,7 +65,8 @@ export function toFloat(opts: { layout?: 'nhwc' | 'nchw' } = {}): Transform {
 /** Per-channel (x − mean[c]) / std[c] (torchvision Normalize). */
 export function normalize(meanV: ArrayLike<number>, stdV: ArrayLike<number>): Transform {
   if (meanV.length !== stdV.length) throw new Error('normalize: mean and std differ in length');
-  for (let i = 0; i < stdV.length; i++) if (!(stdV[i] > 0)) throw new RangeError(`normalize: std must be > 0, got ${stdV[i]}`);
+  for (let i = 0; i < stdV.length; i++)
+    if (!(stdV[i] > 0)) throw new RangeError(`normalize: std must be > 0, got ${stdV[i]}`);
   const m = Array.from(meanV);
   const s = Array.from(stdV);
   return (x) =>
@@ -211,7 +210,8 @@ export function colorJitter(
     hue === 0 ? null : factorRange('colorJitter hue', hue, 0, false),
   ];
   const hr = ranges[3];
-  if (hr && (hr[0] < -0.5 || hr[1] > 0.5)) throw new RangeError(`colorJitter: hue range [${hr}] must lie in [-0.5, 0.5]`);
+  if (hr && (hr[0] < -0.5 || hr[1] > 0.5))
+    throw new RangeError(`colorJitter: hue range [${hr}] must lie in [-0.5, 0.5]`);
   const p = opts.p ?? 1;
   checkProb('colorJitter p', p);
   const fns = [adjustBrightness, adjustContrast, adjustSaturation, adjustHue];
@@ -248,7 +248,11 @@ export function colorJitter(
       const sorted = picked.map((img, j) => [img, j]).sort((a, b) => a[0] - b[0]);
       sorted.forEach(([, j], k) => (pos[k] = j));
       const ordered = indexSelect(y, 0, longTensor(pos));
-      return applyToSubset(x, sorted.map(([img]) => img), () => ordered);
+      return applyToSubset(
+        x,
+        sorted.map(([img]) => img),
+        () => ordered,
+      );
     });
 }
 
@@ -299,7 +303,8 @@ export function blurWith(x: Tensor, sigmas: ArrayLike<number>, k: number): Tenso
  */
 export function gaussianBlur(opts: { sigma?: [number, number]; p?: number; kernelSize?: number } = {}): Transform {
   const [s0, s1] = opts.sigma ?? [0.1, 2];
-  if (!(s0 > 0 && s0 <= s1)) throw new RangeError(`gaussianBlur: sigma range [${s0}, ${s1}] must be positive, lo <= hi`);
+  if (!(s0 > 0 && s0 <= s1))
+    throw new RangeError(`gaussianBlur: sigma range [${s0}, ${s1}] must be positive, lo <= hi`);
   const p = opts.p ?? 0.5;
   checkProb('gaussianBlur', p);
   return (x, rng) =>

@@ -60,7 +60,12 @@ export function randomApply(t: Transform, p: number): Transform {
 
 /** An int64 tensor from small JS integer data (parameters and index tables, |v| < 2^31). */
 export function longTensor(data: ArrayLike<number>, shape?: number[]): Tensor {
-  return tidy(() => toDtype(tensor(data instanceof Int32Array ? data : Int32Array.from(data), shape ?? [data.length], 'int32'), 'int64'));
+  return tidy(() =>
+    toDtype(
+      tensor(data instanceof Int32Array ? data : Int32Array.from(data), shape ?? [data.length], 'int32'),
+      'int64',
+    ),
+  );
 }
 
 /** A float32 tensor from small JS data. */
@@ -113,7 +118,12 @@ export function checkProb(name: string, p: number): void {
 }
 
 /** [lo, hi] from a number v (→ [max(0, c - v), c + v]) or a pair, like torchvision's _check_input. */
-export function factorRange(name: string, v: number | [number, number], center = 1, clampZero = true): [number, number] {
+export function factorRange(
+  name: string,
+  v: number | [number, number],
+  center = 1,
+  clampZero = true,
+): [number, number] {
   if (typeof v === 'number') {
     if (v < 0) throw new RangeError(`${name}: must be non-negative, got ${v}`);
     return [clampZero ? Math.max(0, center - v) : center - v, center + v];

@@ -5,7 +5,6 @@ import {
   Tensor,
   tidy,
   arange,
-  reshape,
   constantPadNd,
   index,
   flip,
@@ -43,10 +42,13 @@ export function cropAt(
   const [h, w] = typeof size === 'number' ? [size, size] : size;
   const hp = hIn + 2 * padding;
   const wp = wIn + 2 * padding;
-  if (tops.length !== n || lefts.length !== n) throw new Error(`cropAt: need ${n} offsets, got ${tops.length}/${lefts.length}`);
+  if (tops.length !== n || lefts.length !== n)
+    throw new Error(`cropAt: need ${n} offsets, got ${tops.length}/${lefts.length}`);
   for (let i = 0; i < n; i++) {
     if (tops[i] < 0 || tops[i] + h > hp || lefts[i] < 0 || lefts[i] + w > wp) {
-      throw new RangeError(`cropAt: window (${tops[i]}, ${lefts[i]}) of ${h}x${w} outside the padded ${hp}x${wp} image ${i}`);
+      throw new RangeError(
+        `cropAt: window (${tops[i]}, ${lefts[i]}) of ${h}x${w} outside the padded ${hp}x${wp} image ${i}`,
+      );
     }
   }
   return tidy(() => {
@@ -79,7 +81,8 @@ export function drawCropOffsets(
   const lefts = new Int32Array(n);
   const maxT = inSize[0] + 2 * padding - size[0];
   const maxL = inSize[1] + 2 * padding - size[1];
-  if (maxT < 0 || maxL < 0) throw new RangeError(`padCrop: crop ${size} larger than padded image ${inSize} + ${padding}`);
+  if (maxT < 0 || maxL < 0)
+    throw new RangeError(`padCrop: crop ${size} larger than padded image ${inSize} + ${padding}`);
   for (let i = 0; i < n; i++) {
     tops[i] = rng.int(0, maxT + 1);
     lefts[i] = rng.int(0, maxL + 1);
@@ -105,7 +108,12 @@ export function padCrop(size: number | [number, number] = 32, padding = 4, opts:
  * training geometry in a single index op. Draws the same offsets as `padCrop` (from rng.fork(0)) and the
  * same coins as `randomFlip` (from rng.fork(1)), so compose([padCrop, randomFlip]) gives the identical batch.
  */
-export function padCropFlip(size: number | [number, number] = 32, padding = 4, p = 0.5, opts: { fill?: number } = {}): Transform {
+export function padCropFlip(
+  size: number | [number, number] = 32,
+  padding = 4,
+  p = 0.5,
+  opts: { fill?: number } = {},
+): Transform {
   checkProb('padCropFlip', p);
   const sz: [number, number] = typeof size === 'number' ? [size, size] : size;
   return (x, rng) => {
@@ -163,7 +171,12 @@ export function rotate90(x: Tensor, k: ArrayLike<number>): Tensor {
   if (k.length !== n) throw new Error(`rotate90: need ${n} rotation counts, got ${k.length}`);
   return tidy(() => {
     const ks = Array.from(k, (v) => ((v % 4) + 4) % 4);
-    const all = stack([x, rot90(x, { k: 1, dims: [2, 3] }), rot90(x, { k: 2, dims: [2, 3] }), rot90(x, { k: 3, dims: [2, 3] })]);
+    const all = stack([
+      x,
+      rot90(x, { k: 1, dims: [2, 3] }),
+      rot90(x, { k: 2, dims: [2, 3] }),
+      rot90(x, { k: 3, dims: [2, 3] }),
+    ]);
     return index(all, [longTensor(ks), arange(0, n, { dtype: 'int64' })]);
   });
 }
@@ -174,12 +187,20 @@ export function rotate90(x: Tensor, k: ArrayLike<number>): Tensor {
  * y = [0]*N ++ [1]*N ++ [2]*N ++ [3]*N (int64); `mode: 'random'` rotates each image by a random k and
  * returns y = k.
  */
-export function rotationTask(x: Tensor, opts: { mode?: 'all' | 'random'; rng?: AugRng } = {}): { x: Tensor; y: Tensor } {
+export function rotationTask(
+  x: Tensor,
+  opts: { mode?: 'all' | 'random'; rng?: AugRng } = {},
+): { x: Tensor; y: Tensor } {
   const [n] = check4d('rotationTask', x);
   const mode = opts.mode ?? 'all';
   return tidy(() => {
     if (mode === 'all') {
-      const xs = cat([identityCopy(x), rot90(x, { k: 1, dims: [2, 3] }), rot90(x, { k: 2, dims: [2, 3] }), rot90(x, { k: 3, dims: [2, 3] })]);
+      const xs = cat([
+        identityCopy(x),
+        rot90(x, { k: 1, dims: [2, 3] }),
+        rot90(x, { k: 2, dims: [2, 3] }),
+        rot90(x, { k: 3, dims: [2, 3] }),
+      ]);
       const y = new Float64Array(4 * n);
       for (let r = 0; r < 4; r++) y.fill(r, r * n, (r + 1) * n);
       return { x: xs, y: longTensor(y) };

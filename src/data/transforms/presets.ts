@@ -22,7 +22,11 @@ export interface SmallImageOptions {
 
 /** CIFAR train: RandomCrop(32, padding 4) + RandomHorizontalFlip + Normalize(CIFAR). Crop and flip are one gather. */
 export function cifarTrain(o: SmallImageOptions = {}): Transform {
-  return compose([toFloat(), padCropFlip(o.size ?? 32, o.padding ?? 4, 0.5), normalize(o.mean ?? CIFAR_MEAN, o.std ?? CIFAR_STD)]);
+  return compose([
+    toFloat(),
+    padCropFlip(o.size ?? 32, o.padding ?? 4, 0.5),
+    normalize(o.mean ?? CIFAR_MEAN, o.std ?? CIFAR_STD),
+  ]);
 }
 
 /** CIFAR test: Normalize(CIFAR) only. */
@@ -100,4 +104,3 @@ export function mocoV2(o: { size?: number; mean?: number[]; std?: number[]; blur
 export function mocoV2Views(o: Parameters<typeof mocoV2>[0] = {}): MultiTransform {
   return twoViews(mocoV2(o));
 }
-

@@ -1,6 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, tensor, tidy, memory, constantPadNd, narrow, upsampleBilinear2d, rot90, flip, allclose, equal, mean } from '../../engine';
+import {
+  Tensor,
+  tensor,
+  tidy,
+  memory,
+  constantPadNd,
+  narrow,
+  upsampleBilinear2d,
+  rot90,
+  flip,
+  allclose,
+  equal,
+  mean,
+} from '../../engine';
 import {
   AugRng,
   compose,
@@ -59,7 +72,8 @@ function bytes(n: number, h: number, w: number, c: number, seed = 1): Uint8Array
   for (let i = 0; i < out.length; i++) out[i] = r.nextU32() & 255;
   return out;
 }
-const u8 = (n: number, h: number, w: number, c: number, seed = 1): Tensor => tensor(bytes(n, h, w, c, seed), [n, h, w, c], 'uint8');
+const u8 = (n: number, h: number, w: number, c: number, seed = 1): Tensor =>
+  tensor(bytes(n, h, w, c, seed), [n, h, w, c], 'uint8');
 const f32 = (n: number, c: number, h: number, w: number, seed = 1): Tensor =>
   tidy(() => toFloat({ layout: 'nchw' })(tensor(bytes(n, c, h, w, seed), [n, c, h, w], 'uint8'), R()));
 const leakFree = (fn: () => void): void => {
@@ -72,8 +86,14 @@ test('AugRng: deterministic, forks independent of parent draws, sane uniform', (
   const a = new AugRng(3, 1, 2);
   const b = new AugRng(3, 1, 2);
   const xs = Array.from({ length: 5 }, () => a.random());
-  assert.deepEqual(xs, Array.from({ length: 5 }, () => b.random()));
-  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => new AugRng(3, 1, 3).random()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 5 }, () => b.random()),
+  );
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 5 }, () => new AugRng(3, 1, 3).random()),
+  );
   const f1 = a.fork(9).random();
   assert.equal(new AugRng(3, 1, 2).fork(9).random(), f1);
   assert.equal(new AugRng(3, 1, 2, 9).random(), f1);
@@ -89,7 +109,10 @@ test('AugRng: deterministic, forks independent of parent draws, sane uniform', (
   assert.ok(Math.abs(s / 20000 - 0.5) < 0.01);
   for (const c of counts) assert.ok(Math.abs(c - 4000) < 250, `int counts ${counts}`);
   const p = r.permutation(10);
-  assert.deepEqual([...p].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    [...p].sort((x, y) => x - y),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
 });
 
 test('toFloat: uint8 NHWC -> float32 NCHW / 255, exact', () => {
@@ -99,7 +122,11 @@ test('toFloat: uint8 NHWC -> float32 NCHW / 255, exact', () => {
     const y = toFloat()(x, R());
     assert.deepEqual(y.shape, [1, 3, 2, 2]);
     assert.equal(y.dtype, 'float32');
-    close(y.toArray() as Float32Array, Float32Array.from([0, 10, 20, 30, 1, 1, 1, 1, 255, 255, 255, 255].map((v) => Math.fround(v / 255))), 0);
+    close(
+      y.toArray() as Float32Array,
+      Float32Array.from([0, 10, 20, 30, 1, 1, 1, 1, 255, 255, 255, 255].map((v) => Math.fround(v / 255))),
+      0,
+    );
   });
 });
 
@@ -163,7 +190,10 @@ test('randomFlip: flip rate ~ p, deterministic per key', () => {
   leakFree(() => {
     const n = 4000;
     // image n = [0, 1] in a 1x1x2 layout: flipped images read [1, 0]
-    const x = tensor(Float32Array.from({ length: 2 * n }, (_, i) => i % 2), [n, 1, 1, 2]);
+    const x = tensor(
+      Float32Array.from({ length: 2 * n }, (_, i) => i % 2),
+      [n, 1, 1, 2],
+    );
     for (const p of [0, 0.3, 0.5, 1]) {
       const y = randomFlip(p)(x, R(11));
       const v = y.toArray() as Float32Array;
@@ -180,7 +210,8 @@ test('rotate90 per image == rot90 of each image; rotationTask builds 4 rotations
     const x = f32(5, 3, 6, 6);
     const k = [0, 1, 2, 3, 5];
     const y = rotate90(x, k);
-    for (let i = 0; i < 5; i++) assert.ok(equal(narrow(y, 0, i, 1), rot90(narrow(x, 0, i, 1), { k: k[i], dims: [2, 3] })));
+    for (let i = 0; i < 5; i++)
+      assert.ok(equal(narrow(y, 0, i, 1), rot90(narrow(x, 0, i, 1), { k: k[i], dims: [2, 3] })));
     const t = rotationTask(x);
     assert.deepEqual(t.x.shape, [20, 3, 6, 6]);
     assert.equal(t.y.dtype, 'int64');
@@ -188,7 +219,8 @@ test('rotate90 per image == rot90 of each image; rotationTask builds 4 rotations
     assert.ok(equal(narrow(t.x, 0, 10, 5), rot90(x, { k: 2, dims: [2, 3] })));
     const r = rotationTask(x, { mode: 'random', rng: R(2) });
     const ks = r.y.toList();
-    for (let i = 0; i < 5; i++) assert.ok(equal(narrow(r.x, 0, i, 1), rot90(narrow(x, 0, i, 1), { k: ks[i], dims: [2, 3] })));
+    for (let i = 0; i < 5; i++)
+      assert.ok(equal(narrow(r.x, 0, i, 1), rot90(narrow(x, 0, i, 1), { k: ks[i], dims: [2, 3] })));
   });
 });
 
@@ -198,9 +230,20 @@ test('resizedCrop: the full box == bilinear resize; a same-size box == a slice; 
     const full = { top: 0, left: 0, height: 12, width: 16 };
     const a = resizedCrop(x, [full, full], [7, 9]);
     assert.ok(allclose(a, upsampleBilinear2d(x, [7, 9], false, null), { rtol: 1e-5, atol: 1e-5 }));
-    const b = resizedCrop(x, [{ top: 2, left: 3, height: 5, width: 6 }, { top: 7, left: 10, height: 5, width: 6 }], [5, 6]);
-    assert.ok(allclose(narrow(b, 0, 0, 1), narrow(narrow(narrow(x, 0, 0, 1), 2, 2, 5), 3, 3, 6), { rtol: 0, atol: 1e-5 }));
-    assert.ok(allclose(narrow(b, 0, 1, 1), narrow(narrow(narrow(x, 0, 1, 1), 2, 7, 5), 3, 10, 6), { rtol: 0, atol: 1e-5 }));
+    const b = resizedCrop(
+      x,
+      [
+        { top: 2, left: 3, height: 5, width: 6 },
+        { top: 7, left: 10, height: 5, width: 6 },
+      ],
+      [5, 6],
+    );
+    assert.ok(
+      allclose(narrow(b, 0, 0, 1), narrow(narrow(narrow(x, 0, 0, 1), 2, 2, 5), 3, 3, 6), { rtol: 0, atol: 1e-5 }),
+    );
+    assert.ok(
+      allclose(narrow(b, 0, 1, 1), narrow(narrow(narrow(x, 0, 1, 1), 2, 7, 5), 3, 10, 6), { rtol: 0, atol: 1e-5 }),
+    );
     const c = resizedCrop(x, [full, full], [12, 16], { flips: [1, 0] });
     assert.ok(allclose(narrow(c, 0, 0, 1), flip(narrow(x, 0, 0, 1), [3]), { rtol: 0, atol: 1e-5 }));
     assert.ok(allclose(narrow(c, 0, 1, 1), narrow(x, 0, 1, 1), { rtol: 0, atol: 1e-5 }));
@@ -229,13 +272,21 @@ test('colour adjustments match hand-computed values; HSV round trip; hue shift',
     close(adjustSaturation(x, [0, 1]).toArray() as Float32Array, [g0, g0, g0, 0.5, 0.5, 0.5], 1e-6);
     // contrast: blend with the mean of the gray image (a single pixel -> g0)
     const g1 = 0.5 * (0.2989 + 0.587 + 0.114); // torchvision's luma weights sum to 0.9999
-    close(adjustContrast(x, [0.5, 2]).toArray() as Float32Array, [0.1 + g0 / 2, 0.2 + g0 / 2, 0.3 + g0 / 2, 1 - g1, 1 - g1, 1 - g1], 1e-6);
+    close(
+      adjustContrast(x, [0.5, 2]).toArray() as Float32Array,
+      [0.1 + g0 / 2, 0.2 + g0 / 2, 0.3 + g0 / 2, 1 - g1, 1 - g1, 1 - g1],
+      1e-6,
+    );
     const img = f32(3, 3, 5, 5);
     assert.ok(allclose(hsvToRgb(rgbToHsv(img)), img, { rtol: 0, atol: 1e-5 }));
     assert.ok(allclose(adjustHue(img, [0, 0, 0]), img, { rtol: 0, atol: 1e-5 }));
     const red = tensor(Float32Array.from([1, 0, 0]), [1, 3, 1, 1]);
     close(adjustHue(red, [1 / 3]).toArray() as Float32Array, [0, 1, 0], 1e-5);
-    close(rgbToHsv(tensor(Float32Array.from([0.2, 0.4, 0.6]), [1, 3, 1, 1])).toArray() as Float32Array, [7 / 12, 2 / 3, 0.6], 1e-6);
+    close(
+      rgbToHsv(tensor(Float32Array.from([0.2, 0.4, 0.6]), [1, 3, 1, 1])).toArray() as Float32Array,
+      [7 / 12, 2 / 3, 0.6],
+      1e-6,
+    );
   });
 });
 
@@ -289,9 +340,13 @@ test('grayscale and gaussianBlur', () => {
     imp[5 * 11 + 5] = 1;
     imp[121 + 5 * 11 + 5] = 1;
     const out = blurWith(tensor(imp, [2, 1, 11, 11]), [1, 0.5], 5).toArray() as Float32Array;
-    for (const [i, s] of [[0, 1], [1, 0.5]] as const) {
+    for (const [i, s] of [
+      [0, 1],
+      [1, 0.5],
+    ] as const) {
       const k = gaussianKernel1d(5, s);
-      for (let a = 0; a < 5; a++) for (let b = 0; b < 5; b++) assert.ok(Math.abs(out[i * 121 + (3 + a) * 11 + 3 + b] - k[a] * k[b]) < 1e-6);
+      for (let a = 0; a < 5; a++)
+        for (let b = 0; b < 5; b++) assert.ok(Math.abs(out[i * 121 + (3 + a) * 11 + 3 + b] - k[a] * k[b]) < 1e-6);
     }
     // a constant image stays constant (normalized kernel, reflect padding)
     const c = blurWith(tensor(new Float32Array(3 * 8 * 8).fill(0.25), [1, 3, 8, 8]), [2], 7);
