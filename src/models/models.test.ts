@@ -11,12 +11,20 @@ import { crossEntropyLoss, mul, randn, zerosLike } from '../engine/ops.generated
 import { loadSafetensors, saveSafetensors } from '../engine/safetensors';
 import { SGD } from '../optim/sgd';
 import { NormedLinear, Linear } from '../nn/layers';
-import { assertClose, fixturePath, readJsonFixture } from '../nn/test-util';
+import { assertClose, fixturePath, readJsonFixture } from '../nn/golden.test-util';
 import { ResNetCifar, Stage, createModel, listModels, modelInfo, registerModel } from './index';
 
 const weights = () => loadSafetensors(fixturePath('models', 'resnet32.safetensors'));
 const golden = loadSafetensors(fixturePath('models', 'resnet32-golden.safetensors'));
 for (const t of Object.values(golden)) t.keep();
+
+/** [sum, abs-sum] in float64 and the first 4 values of a tensor (summaries of init fixtures). */
+function stats(t: Tensor): [number, number, number[]] {
+  return tidy(() => {
+    const d = t.toDtype('float64').flatten();
+    return [d.sum().item(), d.abs().sum().item(), d.narrow(0, 0, Math.min(4, d.size)).toList()];
+  });
+}
 
 function loadedResnet32(): ResNetCifar {
   const net = createModel('resnet32', { numClasses: 10 }) as ResNetCifar;
@@ -118,9 +126,7 @@ test('seeded init replays PyTorch: manualSeed(0) ResNet-32 (linear and normed he
     const sd = net.stateDict();
     assert.deepEqual(Object.keys(sd).sort(), Object.keys(want).sort());
     for (const [k, s] of Object.entries(want)) {
-      const v = sd[k].toList();
-      const sum = v.reduce((a, b) => a + b, 0);
-      const absSum = v.reduce((a, b) => a + Math.abs(b), 0);
+      const [sum, absSum, v] = stats(sd[k]);
       assert.ok(Math.abs(absSum - s.absSum) <= 1e-4 * Math.max(1, s.absSum), `${k} abs-sum ${absSum} vs ${s.absSum}`);
       assert.ok(Math.abs(sum - s.sum) <= 1e-4 * Math.max(1, s.absSum), `${k} sum ${sum} vs ${s.sum}`);
       s.first.forEach((f, i) => assert.ok(Math.abs(v[i] - f) <= 1e-6 * Math.max(1, Math.abs(f)), `${k}[${i}]`));
@@ -286,8 +292,7 @@ test('ImageNet ResNet-10/18/50: torchvision keys, seeded init and logits (eval a
     assert.deepEqual(Object.keys(sd), Object.keys(want.state), `${name} keys in torchvision order`);
     for (const [k, s] of Object.entries(want.state)) {
       assert.deepEqual(sd[k].shape, s.shape, `${name} ${k} shape`);
-      const v = sd[k].toList();
-      const absSum = v.reduce((a, b) => a + Math.abs(b), 0);
+      const [, absSum, v] = stats(sd[k]);
       assert.ok(Math.abs(absSum - s.absSum) <= 1e-4 * Math.max(1, s.absSum), `${name} ${k} abs-sum`);
       s.first.forEach((f, i) => assert.ok(Math.abs(v[i] - f) <= 1e-6 * Math.max(1, Math.abs(f)), `${name} ${k}[${i}]`));
     }
@@ -299,4 +304,30 @@ test('ImageNet ResNet-10/18/50: torchvision keys, seeded init and logits (eval a
     });
     net.dispose();
   }
+});
+
+test('a training step (forward, CE, backward, SGD) leaves the live-tensor count unchanged', () => {
+  manualSeed(6);
+  const net = createModel('resnet-tiny', { numClasses: 3 }).train();
+  const opt = new SGD(net.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
+  const x = randn([4, 3, 16, 16]).keep();
+  const y = tensor([0, 1, 2, 1], [4], 'int64').keep();
+  const step = () =>
+    tidy(() => {
+      opt.zeroGrad();
+      const loss = crossEntropyLoss(net.forward(x), y);
+      loss.backward();
+      opt.step();
+      return loss.item();
+    });
+  step(); // creates momentum buffers and gradients
+  const before = memory().numTensors;
+  const losses = [step(), step(), step()];
+  assert.equal(memory().numTensors, before);
+  assert.ok(losses[2] < losses[0], `loss decreases: ${losses}`);
+  assert.equal(net.to('cpu'), net);
+  assert.ok(
+    net.parameters().every((p, i) => p === opt.paramGroups[0].params[i]),
+    'to(same device) keeps tensors',
+  );
 });

@@ -16,7 +16,7 @@ import {
   stripPrefix,
 } from './index';
 import * as init from './init';
-import { assertClose } from './test-util';
+import { assertClose } from './golden.test-util';
 
 class Net extends Module {
   readonly conv = this.registerModule('conv', new Conv2d(3, 4, 3, { padding: 1, bias: false }));

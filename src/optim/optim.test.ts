@@ -16,7 +16,7 @@ import {
   saveOptimizer,
   cifarMilestones,
 } from './index';
-import { assertClose, readJsonFixture } from '../nn/test-util';
+import { assertClose, readJsonFixture } from '../nn/golden.test-util';
 
 interface SgdCase {
   name: string;

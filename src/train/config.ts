@@ -130,6 +130,21 @@ export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
 export class ConfigError extends Error {}
 
+/** The keys the schema allows at a dotted path (for unknown-key messages). */
+function allowedKeysAt(keys: (string | number)[]): string[] {
+  let node: z.ZodTypeAny = TrainConfigSchema;
+  for (const k of [...keys, null]) {
+    while (node instanceof z.ZodDefault || node instanceof z.ZodOptional) {
+      node = node instanceof z.ZodDefault ? node._def.innerType : node.unwrap();
+    }
+    if (!(node instanceof z.ZodObject)) return [];
+    if (k === null) return Object.keys(node.shape);
+    node = (node.shape as Record<string, z.ZodTypeAny>)[String(k)];
+    if (node === undefined) return [];
+  }
+  return [];
+}
+
 function formatIssues(err: z.ZodError, source: string): string {
   return err.issues
     .map((i) => {
@@ -137,9 +152,10 @@ function formatIssues(err: z.ZodError, source: string): string {
       let why = i.message;
       if (i.code === 'invalid_enum_value') why = `'${String(i.received)}' is not allowed (allowed: ${i.options.join(', ')})`;
       if (i.code === 'unrecognized_keys') {
+        const allowed = allowedKeysAt(i.path);
         return `${source}: unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys
           .map((k) => (key === '(root)' ? k : `${key}.${k}`))
-          .join(', ')}`;
+          .join(', ')}${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}`;
       }
       return `${source}: ${key}: ${why}`;
     })
@@ -157,7 +173,11 @@ export function resolveConfig(input: unknown, source = 'config'): TrainConfig {
 export function readConfigFile(file: string): Record<string, unknown> {
   if (PRESETS[file]) return structuredClone(PRESETS[file]);
   if (!fs.existsSync(file)) {
-    throw new ConfigError(`config file ${file} does not exist (and is not a preset: ${Object.keys(PRESETS).join(', ')})`);
+    const names = Object.keys(PRESETS);
+    throw new ConfigError(
+      `config file ${file} does not exist (and is not one of the ${names.length} presets, e.g. ` +
+        `cifar10-lt-exp100-ldam+drw, fmnist-lt; see 'ltkit list presets')`,
+    );
   }
   const text = fs.readFileSync(file, 'utf8');
   try {

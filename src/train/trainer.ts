@@ -17,7 +17,6 @@ import {
   loadSafetensors,
   saveSafetensors,
   dispose,
-  memory,
 } from '../engine';
 import { writeFileAtomic } from '../engine/safetensors';
 import * as losses from '../losses';
@@ -399,7 +398,6 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
   model.dispose();
   optimizer.dispose();
   criterion.dispose();
-  void memory;
   return result;
 }
 
