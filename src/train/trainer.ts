@@ -23,7 +23,7 @@ import * as losses from '../losses';
 import type { Criterion } from '../losses';
 import * as models from '../models';
 import { SGD } from '../optim';
-import { learningRate } from './schedule';
+import { learningRate } from '../optim/schedules';
 import { parseRecipe, Recipe } from '../methods/recipe';
 import { classWeightsAt, samplingAt, RuleOptions, SamplingKind } from '../methods/rules';
 import type { HookContext } from '../methods/types';
