@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { resolveConfig, applyOverrides, readConfigFile, ConfigError, PRESETS, DATASETS } from './config';
-import { learningRate } from './schedule';
+import { learningRate } from '../optim/schedules';
 import { parseRecipe } from '../methods/recipe';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-config-'));
