@@ -64,7 +64,7 @@ export interface Prediction {
 export function predictImages(dir: string, files: string[], o: { checkpoint: string; top: number }): Prediction[] {
   const { info, model } = loadRunModel(dir, o.checkpoint);
   const cfg = resolveConfig(info.config);
-  const channels = (model.stateDict()['conv1.weight']?.shape[1] as number | undefined) ?? 3;
+  const channels = model.stateDictShapes()['conv1.weight']?.[1] ?? 3;
   const size = cfg.data.dataset === 'synthetic' ? cfg.data.synthetic.size : cfg.data.dataset === 'fmnist-lt' ? 28 : 32;
   const meanStd = buildMeanStd(cfg.data.dataset, channels);
   const pipes = batchPipelines({ train: { shape: [0, size, size, channels] }, ...meanStd }, false);

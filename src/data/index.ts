@@ -13,3 +13,5 @@ export * as download from './download';
 export function load(name: string, opts: LoadSourceOptions = {}): ImageSource {
   return loadSource(name, opts);
 }
+export { fmnistLT } from './fmnist-lt';
+export type { FmnistLt, FmnistLtOptions } from './fmnist-lt';

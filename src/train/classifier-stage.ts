@@ -20,6 +20,7 @@ import type { TrainData, ImageSet } from './datasets';
 import type { Pipelines } from './pipelines';
 import type { RunDir } from './run-dir';
 import { gatherImages, evaluate } from './trainer';
+import { normalize } from '../nn/functional';
 
 interface StageContext {
   model: ClassifierModel;
@@ -115,11 +116,24 @@ export function runClassifierStage(kind: ClassifierStage, ctx: StageContext): Re
     dispose([test, val]);
   } else {
     const o = cfg.method.lws;
-    const train = extractFeatures(model, data.train, pipes);
-    const weight = model.head.namedParameters().find(([n]) => n === 'weight')?.[1];
+    const weight0 = model.head.namedParameters().find(([n]) => n === 'weight')?.[1];
     const bias = model.head.namedParameters().find(([n]) => n === 'bias')?.[1] ?? null;
-    if (!weight || weight.shape[0] !== data.numClasses) throw new Error('lws: needs a linear head [C, D]');
+    if (!weight0 || weight0.ndim !== 2) throw new Error('lws: the model head has no 2-D weight');
+    // The cosine (NormedLinear, LDAM) head stores W as [D, C] and outputs cos(x, w_c): LWS then runs on
+    // L2-normalised features scaled by method.s (LDAM's logit scale) and the normalised columns of W.
+    const cosine = weight0.shape[0] !== data.numClasses && weight0.shape[1] === data.numClasses;
+    if (!cosine && weight0.shape[0] !== data.numClasses) throw new Error('lws: needs a linear head [C, D]');
+    const weight = cosine ? keep(noGrad(() => tidy(() => normalize(weight0.detach(), { dim: 0 }).t()))) : weight0;
+    const feats = (set: ImageSet) => {
+      const f = extractFeatures(model, set, pipes);
+      if (!cosine) return f;
+      const n = keep(noGrad(() => tidy(() => normalize(f.features, { dim: 1 }).mul(cfg.method.s))));
+      f.features.dispose();
+      return { features: n, targets: f.targets };
+    };
+    const train = feats(data.train);
     const head = new LwsHead(weight, bias);
+    if (cosine) weight.dispose();
     const sampler = new ClassAwareSampler(data.train.targets, { numSamplesCls: 4, seed: cfg.seed });
     let epoch = 0;
     const bs = cfg.train.batchSize;
@@ -141,7 +155,7 @@ export function runClassifierStage(kind: ClassifierStage, ctx: StageContext): Re
       },
       { epochs: o.epochs, lr: o.lr },
     );
-    const test = extractFeatures(model, data.test, pipes);
+    const test = feats(data.test);
     result = {
       stage: 'lws',
       losses,

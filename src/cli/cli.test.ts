@@ -1,0 +1,305 @@
+// Tests for the command line (cli/main.ts): help on every command, exit codes (0 ok, 1 failure,
+// 2 usage/config error), config errors naming dotted keys, `eval` and `predict` on a trained synthetic
+// run, `list`, and `data inspect` (counts + SVG). Most run in-process; a few spawn bin/ltkit.js.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { PNG } from 'pngjs';
+import { main } from './main';
+import { DATASETS } from '../train/config';
+import { COMPONENTS } from '../methods/recipe';
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-cli-'));
+process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
+
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'bin', 'ltkit.js'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('repository root not found');
+    dir = up;
+  }
+  return dir;
+}
+
+/** Runs the CLI in-process with stdout and stderr captured. */
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => ((stdout += String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => ((stderr += String(s)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(argv);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+    process.exitCode = undefined;
+  }
+}
+
+/** Spawns `node bin/ltkit.js ...` (a real process: exit code from process.exit). */
+function spawnCli(args: string[], cwd = TMP): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'ltkit.js'), ...args], { cwd, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const OPTIONS: Record<string, string[]> = {
+  train: ['--config', '--set', '--name', '--resume', '--print-config', '--json'],
+  eval: ['--run', '--checkpoint', '--data', '--root', '--json'],
+  predict: ['--run', '--checkpoint', '--top', '--json'],
+  list: [],
+  data: ['--root', '--rho', '--imb', '--svg', '--img-max'],
+  quickstart: ['--method', '--epochs', '--model', '--out', '--seed'],
+};
+
+test('--help on every command exits 0 and mentions its options; top-level help lists the commands', async () => {
+  for (const [cmd, opts] of Object.entries(OPTIONS)) {
+    for (const flag of ['--help', '-h']) {
+      const r = await cli(cmd, flag);
+      assert.equal(r.code, 0, `${cmd} ${flag}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^ltkit ${cmd} — `));
+      assert.match(r.stdout, /usage: ltkit /);
+      for (const o of opts) assert.ok(r.stdout.includes(o), `ltkit ${cmd} --help lacks ${o}:\n${r.stdout}`);
+    }
+  }
+  // --help wins over other (even invalid) arguments.
+  assert.equal((await cli('train', '--set', 'x', '--help')).code, 0);
+  for (const argv of [[], ['--help'], ['-h'], ['help']]) {
+    const r = await cli(...argv);
+    assert.equal(r.code, 0);
+    for (const c of Object.keys(OPTIONS)) assert.ok(r.stdout.includes(`  ${c}`), `top-level help lists ${c}`);
+  }
+  const v = await cli('--version');
+  assert.equal(v.code, 0);
+  assert.equal(v.stdout.trim(), JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')).version);
+});
+
+test('unknown command exits 2; unknown option and missing values exit 2 with the options listed', async () => {
+  const r = await cli('trian');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command 'trian'/);
+  assert.match(r.stderr, /commands:/);
+  const o = await cli('train', '--epochs', '3');
+  assert.equal(o.code, 2);
+  assert.match(o.stderr, /unknown option --epochs/);
+  assert.match(o.stderr, /--set/);
+  const m = await cli('train', '--set');
+  assert.equal(m.code, 2);
+  assert.match(m.stderr, /--set needs a value/);
+  const n = await cli('predict', '--run', TMP, '--top', 'many', 'x.png');
+  assert.equal(n.code, 2);
+  assert.match(n.stderr, /--top expects a number/);
+  assert.equal((await cli('eval')).code, 2, 'eval without --run');
+  assert.equal((await cli('data', 'frobnicate')).code, 2);
+  // The real binary maps the code to the process exit status.
+  assert.equal(spawnCli(['nope']).code, 2);
+  assert.equal(spawnCli(['list', '--help']).code, 0);
+});
+
+test('train: config errors exit 2 naming the dotted key and the allowed values', async () => {
+  const base = ['train', '--set', `outDir=${TMP}`];
+  const ds = await cli(...base, '--set', 'data.dataset=foo');
+  assert.equal(ds.code, 2);
+  assert.match(ds.stderr, /data\.dataset/);
+  for (const d of DATASETS) assert.ok(ds.stderr.includes(d), `lists ${d}`);
+  const ep = await cli(...base, '--set', 'train.epochs=-1');
+  assert.equal(ep.code, 2);
+  assert.match(ep.stderr, /train\.epochs: .*greater than 0/);
+  const uk = await cli(...base, '--set', 'train.epoch=3');
+  assert.equal(uk.code, 2);
+  assert.match(uk.stderr, /unknown key train\.epoch\b.*epochs/);
+  const rc = await cli(...base, '--set', 'data.dataset=synthetic', '--set', 'method.recipe=reweight+drw', '--name', 'never');
+  assert.equal(rc.code, 2);
+  assert.match(rc.stderr, /'reweight' and 'drw' both fill the 'classWeights' slot/);
+  const un = await cli(...base, '--set', 'data.dataset=synthetic', '--set', 'method.recipe=ce+magic', '--name', 'never2');
+  assert.equal(un.code, 2);
+  for (const c of COMPONENTS) assert.ok(un.stderr.includes(c.name));
+  const kv = await cli(...base, '--set', 'train.epochs');
+  assert.equal(kv.code, 2);
+  assert.match(kv.stderr, /expected key=value/);
+  const cf = await cli('train', '--config', path.join(TMP, 'missing.yaml'));
+  assert.equal(cf.code, 2);
+  assert.match(cf.stderr, /does not exist/);
+  const nr = await cli(...base, '--resume');
+  assert.equal(nr.code, 2);
+  assert.match(nr.stderr, /--resume needs --name/);
+});
+
+test('train --print-config: presets, files and --set (both forms) resolve', async () => {
+  const r = await cli('train', '--config', 'cifar10-lt-step50-mfw+drw', '--set', 'train.epochs=30', '--set=method.mfw.alpha=2', '--name', 'x', '--print-config');
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = JSON.parse(r.stdout);
+  assert.equal(cfg.data.dataset, 'cifar10-lt');
+  assert.equal(cfg.data.imbType, 'step');
+  assert.equal(cfg.data.rho, 50);
+  assert.equal(cfg.method.recipe, 'mfw+drw');
+  assert.equal(cfg.method.mfw.alpha, 2);
+  assert.equal(cfg.train.epochs, 30);
+  assert.equal(cfg.name, 'x');
+  assert.equal(cfg.optim.lr, 0.1);
+  const file = path.join(TMP, 'my.yaml');
+  fs.writeFileSync(file, 'data:\n  dataset: synthetic\ntrain:\n  epochs: 3\n');
+  const f = await cli('train', '--config', file, '--set', 'train.epochs=4', '--print-config');
+  assert.equal(f.code, 0, f.stderr);
+  assert.equal(JSON.parse(f.stdout).train.epochs, 4, '--set overrides the file');
+  assert.equal(JSON.parse(f.stdout).data.dataset, 'synthetic');
+  const bad = path.join(TMP, 'bad.yaml');
+  fs.writeFileSync(bad, 'train:\n  epoch: 3\n');
+  const b = await cli('train', '--config', bad);
+  assert.equal(b.code, 2);
+  assert.ok(b.stderr.includes(`${bad}: unknown key train.epoch`), b.stderr);
+});
+
+/** Writes an RGB(A) or gray PNG of w×h with a deterministic pattern. */
+function writePng(file: string, w: number, h: number, colorType: 0 | 2 | 6): void {
+  const png = new PNG({ width: w, height: h, colorType, inputColorType: 6, inputHasAlpha: true });
+  for (let i = 0; i < w * h; i++) {
+    png.data[4 * i] = (i * 37) % 256;
+    png.data[4 * i + 1] = (i * 91) % 256;
+    png.data[4 * i + 2] = (i * 13) % 256;
+    png.data[4 * i + 3] = 255;
+  }
+  fs.writeFileSync(file, PNG.sync.write(png, { colorType, inputColorType: 6, inputHasAlpha: true }));
+}
+
+test('eval and predict on a trained synthetic run', async () => {
+  const t = await cli(
+    'train',
+    ...[
+      'data.dataset=synthetic',
+      'data.synthetic.size=8',
+      'data.synthetic.numClasses=4',
+      'data.synthetic.testPerClass=4',
+      'model.name=resnet8',
+      'train.epochs=2',
+      'train.batchSize=16',
+      'train.maxStepsPerEpoch=2',
+      'train.progress=off',
+      'method.recipe=ldam+drw',
+      `outDir=${TMP}`,
+    ].flatMap((s) => ['--set', s]),
+    '--name',
+    'trained',
+  );
+  assert.equal(t.code, 0, t.stderr);
+  const run = path.join(TMP, 'trained');
+
+  const e = await cli('eval', '--run', run);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /top-1 \d+\.\d+%.*balanced.*few/);
+  const ej = await cli('eval', '--run', run, '--checkpoint', 'last', '--json');
+  assert.equal(ej.code, 0, ej.stderr);
+  const s = JSON.parse(ej.stdout);
+  assert.equal(s.numSamples, 16);
+  assert.equal(s.numClasses, 4);
+  assert.ok(s.top1 >= 0 && s.top1 <= 1);
+  // Evaluating the last checkpoint reproduces the last epoch's test metrics in metrics.jsonl.
+  const lines = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(s.confusion, lines[lines.length - 1].test.confusion);
+  const missing = await cli('eval', '--run', run, '--checkpoint', 'nope');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no checkpoint 'nope'.*have: .*last\.safetensors/);
+  const notRun = await cli('eval', '--run', TMP);
+  assert.equal(notRun.code, 1);
+  assert.match(notRun.stderr, /not an ltkit run directory/);
+
+  const rgb = path.join(TMP, 'img.png');
+  const rgba = path.join(TMP, 'big-rgba.png');
+  const gray = path.join(TMP, 'gray.png');
+  writePng(rgb, 8, 8, 2);
+  writePng(rgba, 20, 13, 6);
+  writePng(gray, 5, 9, 0);
+  const p = await cli('predict', '--run', run, rgb, '--json');
+  assert.equal(p.code, 0, p.stderr);
+  const preds = JSON.parse(p.stdout);
+  assert.equal(preds.length, 1);
+  assert.equal(preds[0].file, rgb);
+  assert.equal(preds[0].top.length, 1);
+  const top = preds[0].top[0];
+  assert.ok(Number.isInteger(top.classIndex) && top.classIndex >= 0 && top.classIndex < 4);
+  assert.equal(top.className, `class${top.classIndex}`);
+  assert.ok(top.probability > 0 && top.probability <= 1);
+
+  const p3 = await cli('predict', '--run', run, '--top', '3', '--checkpoint', 'last', '--json', rgb, rgba, gray);
+  assert.equal(p3.code, 0, p3.stderr);
+  const all = JSON.parse(p3.stdout);
+  assert.deepEqual(
+    all.map((r: { file: string }) => r.file),
+    [rgb, rgba, gray],
+  );
+  for (const r of all) {
+    assert.equal(r.top.length, 3);
+    const probs = r.top.map((x: { probability: number }) => x.probability);
+    for (let i = 1; i < 3; i++) assert.ok(probs[i] <= probs[i - 1], 'sorted by probability');
+    assert.ok(probs.reduce((a: number, b: number) => a + b, 0) <= 1 + 1e-6);
+    assert.equal(new Set(r.top.map((x: { classIndex: number }) => x.classIndex)).size, 3);
+  }
+  // --top beyond the class count is clamped.
+  const p9 = await cli('predict', '--run', run, '--top', '9', '--json', rgb);
+  assert.equal(JSON.parse(p9.stdout)[0].top.length, 4);
+  const txt = await cli('predict', '--run', run, rgb);
+  assert.equal(txt.code, 0);
+  assert.match(txt.stdout, /img\.png: class\d \(\d+\.\d%\)/);
+  assert.equal((await cli('predict', '--run', run)).code, 2, 'no image given');
+  const bad = await cli('predict', '--run', run, path.join(TMP, 'nothere.png'));
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /nothere\.png/);
+
+  // The same through a spawned binary.
+  const sp = spawnCli(['predict', '--run', run, rgb, '--json']);
+  assert.equal(sp.code, 0, sp.stderr);
+  assert.deepEqual(JSON.parse(sp.stdout)[0].top[0].classIndex, top.classIndex);
+});
+
+test('list shows models, losses, methods, datasets, rules and presets', async () => {
+  const r = await cli('list');
+  assert.equal(r.code, 0, r.stderr);
+  for (const section of ['models:', 'datasets:', 'losses:', 'rules:', 'methods:', 'presets:']) assert.ok(r.stdout.includes(section), section);
+  for (const m of ['resnet8', 'resnet32']) assert.match(r.stdout, new RegExp(`\\n  ${m} `));
+  for (const l of ['ce', 'focal', 'ldam', 'balanced-softmax', 'logit-adjusted']) assert.match(r.stdout, new RegExp(`\\n  ${l} `));
+  for (const c of COMPONENTS) assert.ok(r.stdout.includes(`  ${c.name}`), `lists ${c.name}`);
+  for (const d of DATASETS) assert.ok(r.stdout.includes(d));
+  assert.ok(r.stdout.includes('cifar10-lt-exp100-ldam+drw'));
+  const only = await cli('list', 'losses');
+  assert.equal(only.code, 0);
+  assert.match(only.stdout, /^losses:/);
+  assert.ok(!only.stdout.includes('models:'));
+  const bad = await cli('list', 'widgets');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /unknown section 'widgets'/);
+});
+
+test('data inspect cifar10-lt --rho 100 prints 12,406 images and writes an SVG', async () => {
+  const svg = path.join(TMP, 'c10.svg');
+  const r = await cli('data', 'inspect', 'cifar10-lt', '--rho', '100', '--svg', svg);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\b12406 images\b/);
+  for (const n of [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]) assert.match(r.stdout, new RegExp(`\\s${n}\\s`));
+  assert.match(fs.readFileSync(svg, 'utf8'), /<svg[\s\S]*<\/svg>\s*$/);
+  for (const [ds, rho, total] of [
+    ['cifar10-lt', '50', 13996],
+    ['cifar10-lt', '10', 20431],
+    ['cifar100-lt', '100', 10847],
+    ['svhn-lt', '100', 2478],
+  ] as const) {
+    const x = await cli('data', 'inspect', ds, '--rho', rho, '--svg', path.join(TMP, `${ds}-${rho}.svg`));
+    assert.equal(x.code, 0, x.stderr);
+    assert.match(x.stdout, new RegExp(`\\b${total} images\\b`), `${ds} rho=${rho}`);
+  }
+  // Default chart path, in the working directory of a spawned binary.
+  const cwd = fs.mkdtempSync(path.join(TMP, 'inspect-'));
+  const sp = spawnCli(['data', 'inspect', 'cifar10-lt', '--rho', '100'], cwd);
+  assert.equal(sp.code, 0, sp.stderr);
+  assert.match(sp.stdout, /12406/);
+  const svgs = fs.readdirSync(cwd).filter((f) => f.endsWith('.svg'));
+  assert.equal(svgs.length, 1);
+  assert.ok(sp.stdout.includes(svgs[0]));
+  assert.equal((await cli('data', 'inspect', 'imagenet-lt', '--svg', path.join(TMP, 'x.svg'))).code, 1);
+  assert.equal((await cli('data', 'inspect')).code, 2);
+});
