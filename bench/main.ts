@@ -43,7 +43,9 @@ function python(mode: string, extra: string[]): Record<string, number | string> 
     });
     return JSON.parse(out.trim().split('\n').pop() as string);
   } catch (e) {
-    return { error: `PyTorch reference failed (needs /usr/bin/python3 with python3-torch, python3-torchvision): ${(e as Error).message.split('\n')[0]}` };
+    return {
+      error: `PyTorch reference failed (needs /usr/bin/python3 with python3-torch, python3-torchvision): ${(e as Error).message.split('\n')[0]}`,
+    };
   }
 }
 
@@ -118,7 +120,11 @@ function benchEpoch(images: number, batch = 128) {
     const idx = order.subarray(s, Math.min(order.length, s + batch));
     tidy(() => {
       const x = pipes.train(gatherImages(data, idx), aug.fork(steps));
-      const y = tensor(Int32Array.from(idx, (i) => data.targets[i]), [idx.length], 'int64');
+      const y = tensor(
+        Int32Array.from(idx, (i) => data.targets[i]),
+        [idx.length],
+        'int64',
+      );
       const loss = crossEntropyLoss(model.forward(x), y);
       opt.zeroGrad();
       loss.backward();
@@ -141,20 +147,29 @@ function main(): void {
   const evalRatio = 'error' in py ? null : lt.evalMsPerBatch / Number(py.evalMsPerBatch);
   result.resnet32Step = { ltkit: lt, pytorch: py, ratio: stepRatio, evalRatio };
   say('\nResNet-32 train step (batch 128, CE, SGD):');
-  say(`  ltkit   ${lt.trainMsPerStep.toFixed(1)} ms/step  ${lt.trainImgPerSec.toFixed(0)} img/s  (forward ${lt.trainForwardMs.toFixed(1)} ms)`);
+  say(
+    `  ltkit   ${lt.trainMsPerStep.toFixed(1)} ms/step  ${lt.trainImgPerSec.toFixed(0)} img/s  (forward ${lt.trainForwardMs.toFixed(1)} ms)`,
+  );
   if ('error' in py) say(`  pytorch ${py.error}`);
   else {
-    say(`  pytorch ${Number(py.trainMsPerStep).toFixed(1)} ms/step  ${Number(py.trainImgPerSec).toFixed(0)} img/s  (torch ${py.torch})`);
+    say(
+      `  pytorch ${Number(py.trainMsPerStep).toFixed(1)} ms/step  ${Number(py.trainImgPerSec).toFixed(0)} img/s  (torch ${py.torch})`,
+    );
     say(`  ratio (ltkit/pytorch step time) ${stepRatio!.toFixed(3)}`);
   }
   say('ResNet-32 eval forward (batch 128):');
-  say(`  ltkit   ${lt.evalImgPerSec.toFixed(0)} img/s` + ('error' in py ? '' : `   pytorch ${Number(py.evalImgPerSec).toFixed(0)} img/s   ratio ${evalRatio!.toFixed(3)}`));
+  say(
+    `  ltkit   ${lt.evalImgPerSec.toFixed(0)} img/s` +
+      ('error' in py ? '' : `   pytorch ${Number(py.evalImgPerSec).toFixed(0)} img/s   ratio ${evalRatio!.toFixed(3)}`),
+  );
 
   const aug = benchAugmentation({ batch: 128, iters: quick ? 20 : 100 });
   const share = aug.msPerBatch / lt.trainMsPerStep;
   result.augmentation = { ...aug, shareOfTrainStep: share };
   say('\nCIFAR train augmentation (pad-crop 4 + flip + normalize, batch 128):');
-  say(`  ${aug.msPerBatch.toFixed(2)} ms/batch  ${aug.imagesPerSec.toFixed(0)} img/s  = ${(100 * share).toFixed(2)}% of a train step (target ≤ 5%)`);
+  say(
+    `  ${aug.msPerBatch.toFixed(2)} ms/batch  ${aug.imagesPerSec.toFixed(0)} img/s  = ${(100 * share).toFixed(2)}% of a train step (target ≤ 5%)`,
+  );
 
   if (!skipEpoch) {
     const images = quick ? 2048 : 12406;

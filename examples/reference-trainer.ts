@@ -60,7 +60,11 @@ export async function referenceTrainer(o: ExampleOptions): Promise<{ top1: numbe
       const idx = order.subarray(s, Math.min(order.length, s + o.batchSize));
       lossSum += lt.tidy(() => {
         const x = pipes.train(gatherImages(data.train, idx), aug.fork(steps)); // [B, C, H, W]
-        const y = lt.tensor(Int32Array.from(idx, (i) => data.train.targets[i]), [idx.length], 'int64');
+        const y = lt.tensor(
+          Int32Array.from(idx, (i) => data.train.targets[i]),
+          [idx.length],
+          'int64',
+        );
         const logits = model.forward(x); // [B, classes]
         const loss = lt.crossEntropyLoss(logits, y, { weight }); // Σ w_y ℓ / Σ w_y
         opt.zeroGrad();
@@ -80,13 +84,19 @@ export async function referenceTrainer(o: ExampleOptions): Promise<{ top1: numbe
     for (let s = 0; s < data.test.targets.length; s += 256) {
       const idx = Int32Array.from({ length: Math.min(256, data.test.targets.length - s) }, (_, k) => s + k);
       lt.tidy(() => {
-        const y = lt.tensor(Int32Array.from(idx, (i) => data.test.targets[i]), [idx.length], 'int64');
+        const y = lt.tensor(
+          Int32Array.from(idx, (i) => data.test.targets[i]),
+          [idx.length],
+          'int64',
+        );
         meter.update(model.forward(pipes.test(gatherImages(data.test, idx))), y);
       });
     }
   });
   const sum = meter.summary();
-  log(`test top-1 ${(100 * (sum.top1 ?? 0)).toFixed(2)}%, balanced ${(100 * (sum.balancedAccuracy ?? 0)).toFixed(2)}% (${H}×${W})`);
+  log(
+    `test top-1 ${(100 * (sum.top1 ?? 0)).toFixed(2)}%, balanced ${(100 * (sum.balancedAccuracy ?? 0)).toFixed(2)}% (${H}×${W})`,
+  );
   return { top1: sum.top1 ?? 0, balanced: sum.balancedAccuracy ?? 0 };
 }
 

@@ -114,10 +114,26 @@ test('train: config errors exit 2 naming the dotted key and the allowed values',
   const uk = await cli(...base, '--set', 'train.epoch=3');
   assert.equal(uk.code, 2);
   assert.match(uk.stderr, /unknown key train\.epoch\b.*epochs/);
-  const rc = await cli(...base, '--set', 'data.dataset=synthetic', '--set', 'method.recipe=reweight+drw', '--name', 'never');
+  const rc = await cli(
+    ...base,
+    '--set',
+    'data.dataset=synthetic',
+    '--set',
+    'method.recipe=reweight+drw',
+    '--name',
+    'never',
+  );
   assert.equal(rc.code, 2);
   assert.match(rc.stderr, /'reweight' and 'drw' both fill the 'classWeights' slot/);
-  const un = await cli(...base, '--set', 'data.dataset=synthetic', '--set', 'method.recipe=ce+magic', '--name', 'never2');
+  const un = await cli(
+    ...base,
+    '--set',
+    'data.dataset=synthetic',
+    '--set',
+    'method.recipe=ce+magic',
+    '--name',
+    'never2',
+  );
   assert.equal(un.code, 2);
   for (const c of COMPONENTS) assert.ok(un.stderr.includes(c.name));
   const kv = await cli(...base, '--set', 'train.epochs');
@@ -132,7 +148,17 @@ test('train: config errors exit 2 naming the dotted key and the allowed values',
 });
 
 test('train --print-config: presets, files and --set (both forms) resolve', async () => {
-  const r = await cli('train', '--config', 'cifar10-lt-step50-mfw+drw', '--set', 'train.epochs=30', '--set=method.mfw.alpha=2', '--name', 'x', '--print-config');
+  const r = await cli(
+    'train',
+    '--config',
+    'cifar10-lt-step50-mfw+drw',
+    '--set',
+    'train.epochs=30',
+    '--set=method.mfw.alpha=2',
+    '--name',
+    'x',
+    '--print-config',
+  );
   assert.equal(r.code, 0, r.stderr);
   const cfg = JSON.parse(r.stdout);
   assert.equal(cfg.data.dataset, 'cifar10-lt');
@@ -200,7 +226,11 @@ test('eval and predict on a trained synthetic run', async () => {
   assert.equal(s.numClasses, 4);
   assert.ok(s.top1 >= 0 && s.top1 <= 1);
   // Evaluating the last checkpoint reproduces the last epoch's test metrics in metrics.jsonl.
-  const lines = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = fs
+    .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.deepEqual(s.confusion, lines[lines.length - 1].test.confusion);
   const missing = await cli('eval', '--run', run, '--checkpoint', 'nope');
   assert.equal(missing.code, 1);
@@ -260,9 +290,11 @@ test('eval and predict on a trained synthetic run', async () => {
 test('list shows models, losses, methods, datasets, rules and presets', async () => {
   const r = await cli('list');
   assert.equal(r.code, 0, r.stderr);
-  for (const section of ['models:', 'datasets:', 'losses:', 'rules:', 'methods:', 'presets:']) assert.ok(r.stdout.includes(section), section);
+  for (const section of ['models:', 'datasets:', 'losses:', 'rules:', 'methods:', 'presets:'])
+    assert.ok(r.stdout.includes(section), section);
   for (const m of ['resnet8', 'resnet32']) assert.match(r.stdout, new RegExp(`\\n  ${m} `));
-  for (const l of ['ce', 'focal', 'ldam', 'balanced-softmax', 'logit-adjusted']) assert.match(r.stdout, new RegExp(`\\n  ${l} `));
+  for (const l of ['ce', 'focal', 'ldam', 'balanced-softmax', 'logit-adjusted'])
+    assert.match(r.stdout, new RegExp(`\\n  ${l} `));
   for (const c of COMPONENTS) assert.ok(r.stdout.includes(`  ${c.name}`), `lists ${c.name}`);
   for (const d of DATASETS) assert.ok(r.stdout.includes(d));
   assert.ok(r.stdout.includes('cifar10-lt-exp100-ldam+drw'));
@@ -280,7 +312,8 @@ test('data inspect cifar10-lt --rho 100 prints 12,406 images and writes an SVG',
   const r = await cli('data', 'inspect', 'cifar10-lt', '--rho', '100', '--svg', svg);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /\b12406 images\b/);
-  for (const n of [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]) assert.match(r.stdout, new RegExp(`\\s${n}\\s`));
+  for (const n of [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50])
+    assert.match(r.stdout, new RegExp(`\\s${n}\\s`));
   assert.match(fs.readFileSync(svg, 'utf8'), /<svg[\s\S]*<\/svg>\s*$/);
   for (const [ds, rho, total] of [
     ['cifar10-lt', '50', 13996],

@@ -31,9 +31,13 @@ const INSPECT_ALIASES: Record<string, keyof typeof LONG_TAIL_PRESETS> = {
   'fashion-mnist': 'fmnist',
 };
 
-export function inspectCommand(dataset: string, o: { rho: number; imb: string; svg?: string; imgMax?: number }): string {
+export function inspectCommand(
+  dataset: string,
+  o: { rho: number; imb: string; svg?: string; imgMax?: number },
+): string {
   const key = INSPECT_ALIASES[dataset];
-  if (!key) throw new Error(`ltkit data inspect: unknown dataset '${dataset}' (${Object.keys(INSPECT_ALIASES).join(', ')})`);
+  if (!key)
+    throw new Error(`ltkit data inspect: unknown dataset '${dataset}' (${Object.keys(INSPECT_ALIASES).join(', ')})`);
   if (o.imb !== 'exp' && o.imb !== 'step') throw new Error(`--imb must be exp or step, got '${o.imb}'`);
   let counts = presetCounts(key, o.rho, o.imb);
   if (o.imgMax !== undefined) {
@@ -49,7 +53,10 @@ export function inspectCommand(dataset: string, o: { rho: number; imb: string; s
     `many (>100): ${g.many.length} classes, medium (20-100): ${g.medium.length}, few (<20): ${g.few.length}`,
   ];
   const svgPath = o.svg ?? `${key}-lt-${o.imb}${o.rho}.svg`;
-  fs.writeFileSync(svgPath, renderCountsSvg(counts, { title: `${dataset} ${o.imb} rho=${o.rho}`, logScale: o.imb === 'exp' }));
+  fs.writeFileSync(
+    svgPath,
+    renderCountsSvg(counts, { title: `${dataset} ${o.imb} rho=${o.rho}`, logScale: o.imb === 'exp' }),
+  );
   lines.push(`chart: ${svgPath}`);
   return lines.join('\n');
 }

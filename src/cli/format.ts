@@ -16,7 +16,11 @@ export function formatSummary(summary: Record<string, unknown> | null): string {
 export function formatResult(r: TrainResult): string {
   const lines = [`run: ${r.runDir} (${r.status}, ${r.epochs} epochs)`];
   lines.push(`final: ${formatSummary(r.final)}`);
-  if (r.best) lines.push(`best (epoch ${(r.bestEpoch ?? 0) + 1}): ${formatSummary(r.best.test as Record<string, unknown>)}`);
-  if (r.classifierStage) lines.push(`after classifier stage: ${formatSummary(r.classifierStage)}`);
+  if (r.best)
+    lines.push(`best (epoch ${(r.bestEpoch ?? 0) + 1}): ${formatSummary(r.best.test as Record<string, unknown>)}`);
+  if (r.classifierStage) {
+    const st = r.classifierStage as { stage?: string; test?: Record<string, unknown> };
+    lines.push(`after ${st.stage ?? 'classifier stage'}: ${formatSummary(st.test ?? null)}`);
+  }
   return lines.join('\n');
 }

@@ -23,7 +23,9 @@ export function listText(what?: string): string {
     ],
     losses: () => losses.list().map((l) => `  ${l.name.padEnd(18)} ${l.help}`),
     rules: () =>
-      COMPONENTS.filter((c) => c.slot === 'classWeights' || c.slot === 'sampler').map((c) => `  ${c.name.padEnd(18)} ${c.help}`),
+      COMPONENTS.filter((c) => c.slot === 'classWeights' || c.slot === 'sampler').map(
+        (c) => `  ${c.name.padEnd(18)} ${c.help}`,
+      ),
     methods: () => [
       '  recipes join components with +, one per slot, e.g. ldam+drw, mfw+drw, focal+reweight, ce+drs+crt',
       ...COMPONENTS.map((c) => `  ${c.name.padEnd(18)} [${c.slot}] ${c.help}`),
@@ -37,7 +39,8 @@ export function listText(what?: string): string {
       ];
     },
   };
-  if (what && !sections[what]) throw new Error(`ltkit list: unknown section '${what}' (${Object.keys(sections).join(', ')})`);
+  if (what && !sections[what])
+    throw new Error(`ltkit list: unknown section '${what}' (${Object.keys(sections).join(', ')})`);
   const keys = what ? [what] : Object.keys(sections);
   return keys.map((k) => `${k}:\n${sections[k]().join('\n')}`).join('\n\n');
 }

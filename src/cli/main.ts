@@ -67,12 +67,12 @@ command(
 command(
   {
     name: 'eval',
-    summary: 'evaluate a run\'s checkpoint on its test set (or another data set)',
+    summary: "evaluate a run's checkpoint on its test set (or another data set)",
     usage: 'ltkit eval --run DIR [--checkpoint best|last] [--data DATASET] [--root DIR] [--json]',
     options: [
       { name: 'run', type: 'string', help: 'run directory', metavar: 'DIR' },
       { name: 'checkpoint', type: 'string', help: 'which weights', default: 'best' },
-      { name: 'data', type: 'string', help: 'evaluate on this dataset\'s test split instead (same classes)' },
+      { name: 'data', type: 'string', help: "evaluate on this dataset's test split instead (same classes)" },
       { name: 'root', type: 'string', help: 'dataset folder for --data' },
       { name: 'json', type: 'boolean', help: 'print JSON' },
     ],
@@ -96,7 +96,7 @@ command(
     name: 'predict',
     summary: 'classify image files with a trained run',
     usage: 'ltkit predict --run DIR [--top K] [--json] IMAGE...',
-    details: 'Images (PNG or JPEG) are resized to the run\'s input size and converted to its channel count.',
+    details: "Images (PNG or JPEG) are resized to the run's input size and converted to its channel count.",
     options: [
       { name: 'run', type: 'string', help: 'run directory', metavar: 'DIR' },
       { name: 'checkpoint', type: 'string', help: 'which weights', default: 'best' },
@@ -114,7 +114,9 @@ command(
       top: Number(p.opts.top),
     });
     if (p.opts.json) out(JSON.stringify(preds, null, 2));
-    else for (const r of preds) out(`${r.file}: ${r.top.map((t) => `${t.className} (${(100 * t.probability).toFixed(1)}%)`).join(', ')}`);
+    else
+      for (const r of preds)
+        out(`${r.file}: ${r.top.map((t) => `${t.className} (${(100 * t.probability).toFixed(1)}%)`).join(', ')}`);
   },
 );
 

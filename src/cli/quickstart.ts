@@ -51,9 +51,17 @@ export async function quickstart(o: QuickstartOptions): Promise<{ dir: string; r
   fs.writeFileSync(path.join(dir, 'comparison.md'), table.markdown);
   fs.writeFileSync(
     path.join(dir, 'comparison.json'),
-    JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { runDir: r.runDir, final: r.final, best: r.best }])), null, 2),
+    JSON.stringify(
+      Object.fromEntries(
+        Object.entries(results).map(([k, r]) => [k, { runDir: r.runDir, final: r.final, best: r.best }]),
+      ),
+      null,
+      2,
+    ),
   );
-  process.stdout.write(`\nFMNIST-LT (rho=100), final-epoch test accuracy (%), ${o.model}, ${o.epochs} epochs:\n\n${table.text}\n`);
+  process.stdout.write(
+    `\nFMNIST-LT (rho=100), final-epoch test accuracy (%), ${o.model}, ${o.epochs} epochs:\n\n${table.text}\n`,
+  );
   process.stdout.write(`saved: ${path.join(dir, 'comparison.md')} (and .txt, .json; runs in ${dir})\n`);
   return { dir, results };
 }

@@ -50,10 +50,17 @@ export function evalRun(
     if (src.numClasses !== info.data.numClasses) {
       throw new Error(`--data ${o.dataset} has ${src.numClasses} classes; the run has ${info.data.numClasses}`);
     }
-    test = take(src, Int32Array.from({ length: src.length }, (_, i) => i));
+    test = take(
+      src,
+      Int32Array.from({ length: src.length }, (_, i) => i),
+    );
   }
   const pipes = batchPipelines(data, false);
-  return evaluate(model, test, pipes, { numClasses: info.data.numClasses, trainCounts: info.data.clsNumList, batchSize: 256 });
+  return evaluate(model, test, pipes, {
+    numClasses: info.data.numClasses,
+    trainCounts: info.data.clsNumList,
+    batchSize: 256,
+  });
 }
 
 export interface Prediction {
@@ -80,7 +87,9 @@ export function predictImages(dir: string, files: string[], o: { checkpoint: str
         const pv = vals.toList();
         return {
           file,
-          top: idx.toList().map((c, j) => ({ classIndex: c, className: info.data.classNames[c] ?? String(c), probability: pv[j] })),
+          top: idx
+            .toList()
+            .map((c, j) => ({ classIndex: c, className: info.data.classNames[c] ?? String(c), probability: pv[j] })),
         };
       }),
     );
@@ -93,7 +102,12 @@ function buildMeanStd(dataset: string, channels: number): { mean: number[]; std:
     'cifar100-lt': { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
     'fmnist-lt': { mean: [0.286], std: [0.353] },
   };
-  return table[dataset] ?? { mean: new Array(channels).fill(0.5), std: new Array(channels).fill(dataset === 'synthetic' ? 0.25 : 0.5) };
+  return (
+    table[dataset] ?? {
+      mean: new Array(channels).fill(0.5),
+      std: new Array(channels).fill(dataset === 'synthetic' ? 0.25 : 0.5),
+    }
+  );
 }
 
 /** Nearest-neighbour resize to size×size and conversion to `channels` (gray ↔ RGB). */
@@ -105,7 +119,8 @@ function resizeNearest(src: Uint8Array, h: number, w: number, c: number, size: n
       const sx = Math.min(w - 1, Math.floor(((x + 0.5) * w) / size));
       const s = (sy * w + sx) * c;
       const d = (y * size + x) * channels;
-      if (channels === 1) out[d] = c >= 3 ? Math.round(0.299 * src[s] + 0.587 * src[s + 1] + 0.114 * src[s + 2]) : src[s];
+      if (channels === 1)
+        out[d] = c >= 3 ? Math.round(0.299 * src[s] + 0.587 * src[s + 1] + 0.114 * src[s + 2]) : src[s];
       else for (let k = 0; k < channels; k++) out[d + k] = src[s + (c >= 3 ? k : 0)];
     }
   }

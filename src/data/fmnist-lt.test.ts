@@ -6,18 +6,22 @@ import { fmnistLT } from './fmnist-lt';
 
 const have = fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 
-test('FMNIST-LT rho=100: 2478 labeled images, DU@5x pool from unused images', { skip: !have && 'dataset-fashion-mnist not installed' }, () => {
-  const d = fmnistLT({ rho: 100, unlabeled: { k: 5, rhoU: 100 } });
-  assert.deepEqual(d.counts, [1000, 599, 359, 215, 129, 77, 46, 27, 16, 10]);
-  assert.equal(d.labeled.indices.length, 2478);
-  assert.deepEqual(d.labeled.perClass, d.counts);
-  const pool = d.pool!;
-  assert.equal(pool.total, 5 * 2478);
-  const labeled = new Set(d.labeled.indices);
-  for (const i of pool.indices) assert.ok(!labeled.has(i), `pool image ${i} is also labeled`);
-  // True labels are kept for evaluation and follow the rhoU profile (head class largest).
-  for (let k = 0; k < pool.indices.length; k++) assert.equal(pool.trueTargets[k], d.train.targets[pool.indices[k]]);
-  assert.ok(pool.relevantPerClass[0] > pool.relevantPerClass[9] * 50);
-  // Same seed, same subset.
-  assert.equal(fmnistLT({ rho: 100 }).labeled.hash, d.labeled.hash);
-});
+test(
+  'FMNIST-LT rho=100: 2478 labeled images, DU@5x pool from unused images',
+  { skip: !have && 'dataset-fashion-mnist not installed' },
+  () => {
+    const d = fmnistLT({ rho: 100, unlabeled: { k: 5, rhoU: 100 } });
+    assert.deepEqual(d.counts, [1000, 599, 359, 215, 129, 77, 46, 27, 16, 10]);
+    assert.equal(d.labeled.indices.length, 2478);
+    assert.deepEqual(d.labeled.perClass, d.counts);
+    const pool = d.pool!;
+    assert.equal(pool.total, 5 * 2478);
+    const labeled = new Set(d.labeled.indices);
+    for (const i of pool.indices) assert.ok(!labeled.has(i), `pool image ${i} is also labeled`);
+    // True labels are kept for evaluation and follow the rhoU profile (head class largest).
+    for (let k = 0; k < pool.indices.length; k++) assert.equal(pool.trueTargets[k], d.train.targets[pool.indices[k]]);
+    assert.ok(pool.relevantPerClass[0] > pool.relevantPerClass[9] * 50);
+    // Same seed, same subset.
+    assert.equal(fmnistLT({ rho: 100 }).labeled.hash, d.labeled.hash);
+  },
+);

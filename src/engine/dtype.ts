@@ -1,16 +1,7 @@
 // dtype names as PyTorch spells them, and their c10::ScalarType codes (c10/core/ScalarType.h).
 
 export type DType =
-  | 'uint8'
-  | 'int8'
-  | 'int16'
-  | 'int32'
-  | 'int64'
-  | 'float16'
-  | 'float32'
-  | 'float64'
-  | 'bool'
-  | 'bfloat16';
+  'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
 
 const CODES: Record<DType, number> = {
   uint8: 0,
@@ -72,14 +63,7 @@ export type TypedArrayOf<D extends DType> = D extends 'float32'
               : Uint8Array;
 
 export type AnyTypedArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | BigInt64Array
-  | Int16Array
-  | Int8Array
-  | Uint16Array
-  | Uint8Array;
+  Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint16Array | Uint8Array;
 
 /** A typed array view of raw little-endian bytes for a dtype (float16/bfloat16 as raw Uint16). */
 export function typedView(dtype: DType, buf: ArrayBuffer): AnyTypedArray {

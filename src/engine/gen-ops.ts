@@ -144,9 +144,7 @@ function generate(): string {
 
     const paramDecl = params.map((p) => `${p.name}${p.optional ? '?' : ''}: ${[...p.types].join(' | ')}`);
     const optType =
-      optFields.size === 0
-        ? ''
-        : `{ ${[...optFields].map(([k, ts]) => `${k}?: ${[...ts].join(' | ')}`).join('; ')} }`;
+      optFields.size === 0 ? '' : `{ ${[...optFields].map(([k, ts]) => `${k}?: ${[...ts].join(' | ')}`).join('; ')} }`;
     if (optType) paramDecl.push(`o?: ${optType}`);
 
     const callFor = (o: Overload): string => {
@@ -220,16 +218,7 @@ function generate(): string {
     '}',
     '',
   ];
-  const aug = [
-    "declare module './tensor' {",
-    '  interface Tensor {',
-    ...methodDecls,
-    '  }',
-    '}',
-    '',
-    ...methods,
-    '',
-  ];
+  const aug = ["declare module './tensor' {", '  interface Tensor {', ...methodDecls, '  }', '}', '', ...methods, ''];
   return [...header, ...idDecls, '', ...lines, ...aug].join('\n');
 }
 

@@ -55,7 +55,9 @@ export function parseSafetensors(buf: Buffer, source = '<buffer>'): SafetensorsF
     const numel = shape.reduce((a, b) => a * b, 1);
     const [b, e] = off;
     if (b < 0 || e > dataLen || e - b !== numel * elementSize(dt)) {
-      bad(`tensor '${name}': data_offsets [${b}, ${e}] do not match shape [${shape}] ${dtype} within ${dataLen} data bytes`);
+      bad(
+        `tensor '${name}': data_offsets [${b}, ${e}] do not match shape [${shape}] ${dtype} within ${dataLen} data bytes`,
+      );
     }
     // Copy into an aligned buffer: typed arrays need element alignment.
     const bytes = new ArrayBuffer(e - b);

@@ -3,7 +3,7 @@
 // mixup family's label mixing and Remix's λ_y rules; batchLoss with per-sample λ.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, tensor, tidy, memory, manualSeed, equal, dispose } from '../engine';
+import { Tensor, tensor, tidy, memory, manualSeed, dispose } from '../engine';
 import * as models from '../models';
 import * as losses from '../losses';
 import { SGD } from '../optim';
@@ -106,7 +106,10 @@ test('s(N) is monotone increasing in N and lies in [0, 0.5]', () => {
 });
 
 /** Trains `steps` SGD steps of resnet8 from seed 7; returns the final state dict as number arrays. */
-function trainSteps(hookFor: ((rng: Rng, y: Int32Array) => { stage: Stage; fn: (z: Tensor) => Tensor }) | null, steps = 3) {
+function trainSteps(
+  hookFor: ((rng: Rng, y: Int32Array) => { stage: Stage; fn: (z: Tensor) => Tensor }) | null,
+  steps = 3,
+) {
   manualSeed(7);
   const model = models.create('resnet8', { numClasses: 4, inChannels: 3 });
   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
@@ -178,7 +181,13 @@ test('MFW: z̃_n = (1 − λ_n)·z_n + λ_n·z_π(n), gradients reach both partn
 
     const z = tensor(zData, shape, { requiresGrad: true });
     const targets = tensor(Int32Array.from(y), [B], 'int64');
-    const ctx: HookContext = { targets, targetsArray: Int32Array.from(y), clsNumList: counts, rng: new Rng(21, 2), labelMix: null };
+    const ctx: HookContext = {
+      targets,
+      targetsArray: Int32Array.from(y),
+      clsNumList: counts,
+      rng: new Rng(21, 2),
+      labelMix: null,
+    };
     const hook = mfwHook({ alpha: 2, beta: 2, stage: 'layer1', strength });
     assert.equal(hook.stage(new Rng(0)), 'layer1');
     const out = hook.apply(z, ctx);
@@ -205,8 +214,14 @@ test('MFW: z̃_n = (1 − λ_n)·z_n + λ_n·z_π(n), gradients reach both partn
       const want = m === n ? 1 - Math.fround(lam[n]) : m === perm[n] ? Math.fround(lam[n]) : 0;
       for (const v of row) near(v, want, 1e-6, `grad row ${m} (n=${n}, π(n)=${perm[n]}, λ=${lam[n]})`);
     }
-    assert.ok(g.subarray(n * per, (n + 1) * per).some((v) => v !== 0), 'row n gets gradient');
-    assert.ok(g.subarray(perm[n] * per, (perm[n] + 1) * per).some((v) => v !== 0), 'row π(n) gets gradient');
+    assert.ok(
+      g.subarray(n * per, (n + 1) * per).some((v) => v !== 0),
+      'row n gets gradient',
+    );
+    assert.ok(
+      g.subarray(perm[n] * per, (perm[n] + 1) * per).some((v) => v !== 0),
+      'row π(n) gets gradient',
+    );
   });
   assert.equal(memory().numTensors, before, 'the hook leaves no live tensors behind a tidy scope');
 });
@@ -242,7 +257,10 @@ test('mixup and manifold mixup record label mixing with the batch permutation', 
     assert.ok(ctx.labelMix !== null, 'labelMix set');
     assert.equal(ctx.labelMix.lam, 0.7);
     assert.deepEqual(ctx.labelMix.a.toList(), y);
-    assert.deepEqual(ctx.labelMix.b.toList(), perm.map((p) => y[p]));
+    assert.deepEqual(
+      ctx.labelMix.b.toList(),
+      perm.map((p) => y[p]),
+    );
     for (let n = 0; n < 4; n++) near(out[n], 0.7 * (n + 1) + 0.3 * (perm[n] + 1), 1e-6);
 
     const mm = mixupHook({ alpha: 1, stages: ['input', 'layer1', 'layer2'], name: 'manifold-mixup' });
@@ -289,7 +307,10 @@ test('Remix: λ_y = 0 / 1 / λ by the count ratio κ and threshold τ', () => {
         near(out[n], lam * n + (1 - lam) * perm[n], 1e-5);
       }
       assert.deepEqual(mix.a.toList(), y);
-      assert.deepEqual(mix.b.toList(), perm.map((p) => y[p]));
+      assert.deepEqual(
+        mix.b.toList(),
+        perm.map((p) => y[p]),
+      );
     });
   }
   // Spelled out for λ = 0.2 (< τ): the major sample mixed with a minor partner takes the minor label.

@@ -71,7 +71,8 @@ test('conflicts: two components in one slot are rejected, naming both and the sl
       () => parse(text),
       (e: Error) => {
         assert.ok(e instanceof RecipeError, `${text}: RecipeError`);
-        for (const w of [`'${a}'`, `'${b}'`, `'${slot}'`]) assert.ok(e.message.includes(w), `${text}: message lacks ${w}: ${e.message}`);
+        for (const w of [`'${a}'`, `'${b}'`, `'${slot}'`])
+          assert.ok(e.message.includes(w), `${text}: message lacks ${w}: ${e.message}`);
         return true;
       },
     );
@@ -89,9 +90,15 @@ test('unknown or empty components: the message lists the allowed names', () => {
     },
   );
   assert.throws(() => parse('ldamdrw'), /unknown component 'ldamdrw'.*allowed: .*ldam.*drw/);
-  assert.throws(() => parse(''), (e: Error) => e instanceof RecipeError && /empty/.test(e.message));
+  assert.throws(
+    () => parse(''),
+    (e: Error) => e instanceof RecipeError && /empty/.test(e.message),
+  );
   assert.throws(() => parse(' + '), /empty/);
-  assert.throws(() => parseRecipe({ ...defaults(), recipe: 'mfw', mfw: { alpha: 1, beta: 2, stage: 'layer9' as never } }), /layer9.*allowed: input, stem, layer1, layer2, layer3/);
+  assert.throws(
+    () => parseRecipe({ ...defaults(), recipe: 'mfw', mfw: { alpha: 1, beta: 2, stage: 'layer9' as never } }),
+    /layer9.*allowed: input, stem, layer1, layer2, layer3/,
+  );
 });
 
 const counts = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50];
@@ -143,14 +150,26 @@ test('rules: DRS samples instances before floor(0.8·E) and class-balanced after
 test("MFW's β 'auto' is 2.0 for exp and 0.01 for step imbalance; an explicit β wins", () => {
   const stepCounts = [500, 500, 5, 5];
   // A fixed-draw Rng: λ_n = s(N_{y_n}) · 1, partner = the next sample.
-  const rng = { beta: () => 1, permutation: (n: number) => Int32Array.from({ length: n }, (_, i) => (i + 1) % n) } as unknown as Rng;
+  const rng = {
+    beta: () => 1,
+    permutation: (n: number) => Int32Array.from({ length: n }, (_, i) => (i + 1) % n),
+  } as unknown as Rng;
   const effectiveS = (recipeImb: 'exp' | 'step', beta: number | 'auto') =>
     tidy(() => {
       const r = parseRecipe({ ...defaults(), recipe: 'mfw', mfw: { alpha: 1, beta, stage: 'layer1' } }, recipeImb);
       const y = [0, 1, 2, 3];
-      const ctx: HookContext = { targets: tensor(Int32Array.from(y), [4], 'int64'), targetsArray: Int32Array.from(y), clsNumList: stepCounts, rng, labelMix: null };
+      const ctx: HookContext = {
+        targets: tensor(Int32Array.from(y), [4], 'int64'),
+        targetsArray: Int32Array.from(y),
+        clsNumList: stepCounts,
+        rng,
+        labelMix: null,
+      };
       // z = one-hot rows, so z̃[n][π(n)] = λ_n.
-      const z = tensor(Float32Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? 1 : 0)), [4, 4]);
+      const z = tensor(
+        Float32Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? 1 : 0)),
+        [4, 4],
+      );
       const out = r.features?.apply(z, ctx).toList() as number[];
       return y.map((n) => out[n * 4 + ((n + 1) % 4)]);
     });

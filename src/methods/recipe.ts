@@ -18,8 +18,16 @@ export interface ComponentInfo {
 
 export const COMPONENTS: ComponentInfo[] = [
   { name: 'ce', slot: 'loss', help: 'cross-entropy (optionally class-weighted)' },
-  { name: 'focal', slot: 'loss', help: 'focal loss, reference form (1 − e^{−ce})^γ · ce (Lin et al. 2017), γ = method.gamma' },
-  { name: 'ldam', slot: 'loss', help: 'LDAM margins ∝ n^{-1/4}, max 0.5, scale 30, NormedLinear head (Cao et al. 2019)' },
+  {
+    name: 'focal',
+    slot: 'loss',
+    help: 'focal loss, reference form (1 − e^{−ce})^γ · ce (Lin et al. 2017), γ = method.gamma',
+  },
+  {
+    name: 'ldam',
+    slot: 'loss',
+    help: 'LDAM margins ∝ n^{-1/4}, max 0.5, scale 30, NormedLinear head (Cao et al. 2019)',
+  },
   { name: 'balanced-softmax', slot: 'loss', help: 'CE on logits + log prior (Ren et al. 2020)' },
   { name: 'logit-adjusted', slot: 'loss', help: 'CE on logits + τ·log prior (Menon et al. 2021), τ = method.tau' },
   { name: 'reweight', slot: 'classWeights', help: 'class-balanced weights (β = 0.9999) from the first epoch' },

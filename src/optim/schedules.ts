@@ -31,9 +31,12 @@ export interface CifarScheduleOptions {
   factors?: [number, number];
 }
 
-/** The epochs after which the two decays apply, e.g. [160, 180] for 200 epochs. */
+/**
+ * The epochs after which the two decays apply, e.g. [160, 180] for 200 epochs. floor(), like the
+ * DRW/DRS deferral epoch (methods/rules.ts), so the first decay and DRW switch together at any length.
+ */
 export function cifarMilestones(epochs: number, decayAt: [number, number] = [0.8, 0.9]): [number, number] {
-  return [Math.round(decayAt[0] * epochs), Math.round(decayAt[1] * epochs)];
+  return [Math.floor(decayAt[0] * epochs), Math.floor(decayAt[1] * epochs)];
 }
 
 export function cifarSchedule(o: CifarScheduleOptions): LrSchedule {

@@ -32,7 +32,11 @@ interface StageContext {
 }
 
 /** Pooled features of a whole image set (eval mode, no augmentation). */
-function extractFeatures(model: ClassifierModel, set: ImageSet, pipes: Pipelines): { features: Tensor; targets: Tensor } {
+function extractFeatures(
+  model: ClassifierModel,
+  set: ImageSet,
+  pipes: Pipelines,
+): { features: Tensor; targets: Tensor } {
   model.eval();
   const parts: Tensor[] = [];
   noGrad(() => {
@@ -73,7 +77,11 @@ export function runClassifierStage(kind: ClassifierStage, ctx: StageContext): Re
           model.eval();
           const f = noGrad(() => model.forwardBackbone(pipes.train(gatherImages(data.train, idx), aug.fork(s))));
           model.head.train();
-          const y = tensor(Int32Array.from(idx, (i) => data.train.targets[i]), [idx.length], 'int64');
+          const y = tensor(
+            Int32Array.from(idx, (i) => data.train.targets[i]),
+            [idx.length],
+            'int64',
+          );
           const loss = model.head.forward(f).crossEntropyLoss(y);
           opt.zeroGrad();
           loss.backward();
@@ -111,7 +119,8 @@ export function runClassifierStage(kind: ClassifierStage, ctx: StageContext): Re
       val: sweep.best.val,
       sweep: sweep.entries.map((e) => ({ tau: e.tau, testTop1: e.test.top1, valTop1: e.val?.top1 ?? null })),
     };
-    if (sweep.selectedOn === 'test') log('[tau-norm] no validation split: τ was chosen on the test set (set data.valPerClass)');
+    if (sweep.selectedOn === 'test')
+      log('[tau-norm] no validation split: τ was chosen on the test set (set data.valPerClass)');
     log(`[tau-norm] best τ = ${sweep.best.tau} (selected on ${sweep.selectedOn})`);
     dispose([test, val]);
   } else {

@@ -27,7 +27,7 @@ function configError(fn: () => unknown, ...fragments: (string | RegExp)[]): stri
   return msg;
 }
 
-test('defaults are the reference CIFAR schedule (SPEC §5) and the papers\' method settings', () => {
+test("defaults are the reference CIFAR schedule (SPEC §5) and the papers' method settings", () => {
   const c = resolveConfig({});
   assert.equal(c.optim.lr, 0.1);
   assert.equal(c.optim.momentum, 0.9);
@@ -70,29 +70,37 @@ test('the cifar schedule: warm-up, ×0.01 after 80% and ×0.0001 after 90% of th
 });
 
 test('bad values name the dotted key and the allowed values', () => {
-  configError(
-    () => resolveConfig(applyOverrides({}, ['data.dataset=foo'])),
-    'data.dataset',
-    "'foo'",
-    ...DATASETS,
-  );
+  configError(() => resolveConfig(applyOverrides({}, ['data.dataset=foo'])), 'data.dataset', "'foo'", ...DATASETS);
   configError(() => resolveConfig(applyOverrides({}, ['train.epochs=-1'])), 'train.epochs', /greater than 0/);
   configError(() => resolveConfig(applyOverrides({}, ['train.epochs=2.5'])), 'train.epochs', /integer/);
-  configError(() => resolveConfig(applyOverrides({}, ['method.mfw.stage=layer9'])), 'method.mfw.stage', 'input, stem, layer1, layer2, layer3');
+  configError(
+    () => resolveConfig(applyOverrides({}, ['method.mfw.stage=layer9'])),
+    'method.mfw.stage',
+    'input, stem, layer1, layer2, layer3',
+  );
   configError(() => resolveConfig(applyOverrides({}, ['train.progress=loud'])), 'train.progress', 'auto, on, off');
   configError(() => resolveConfig(applyOverrides({}, ['data.imbType=linear'])), 'data.imbType', 'exp, step');
   configError(() => resolveConfig(applyOverrides({}, ['method.cbBeta=1'])), 'method.cbBeta');
   configError(() => resolveConfig(applyOverrides({}, ['optim.nesterov=yes'])), 'optim.nesterov', /boolean/);
   configError(() => resolveConfig({ data: 3 }), 'data', /object/);
   // Several problems: one line each.
-  const msg = configError(() => resolveConfig(applyOverrides({}, ['train.epochs=0', 'data.rho=0.5'])), 'train.epochs', 'data.rho');
+  const msg = configError(
+    () => resolveConfig(applyOverrides({}, ['train.epochs=0', 'data.rho=0.5'])),
+    'train.epochs',
+    'data.rho',
+  );
   assert.equal(msg.split('\n').length, 2);
   // The source label prefixes each line (config file name, preset, run.json).
   configError(() => resolveConfig({ seed: -1 }, 'my.yaml'), /^my\.yaml: seed:/);
 });
 
 test('unknown keys are errors naming the dotted key and the allowed keys there', () => {
-  configError(() => resolveConfig(applyOverrides({}, ['train.epoch=3'])), 'unknown key train.epoch', 'epochs', 'batchSize');
+  configError(
+    () => resolveConfig(applyOverrides({}, ['train.epoch=3'])),
+    'unknown key train.epoch',
+    'epochs',
+    'batchSize',
+  );
   configError(() => resolveConfig({ epochs: 3 }), 'unknown key epochs', 'train', 'data', 'method');
   configError(() => resolveConfig({ data: { synthetic: { sz: 3 } } }), 'data.synthetic.sz', 'numClasses', 'size');
   configError(() => resolveConfig({ method: { mfw: { alhpa: 2 } } }), 'method.mfw.alhpa', 'alpha', 'beta', 'stage');
@@ -149,7 +157,12 @@ test('config files: JSON and YAML; the top level must be a mapping', () => {
   const bad = path.join(TMP, 'd.json');
   fs.writeFileSync(bad, '{"train": ');
   configError(() => readConfigFile(bad), 'd.json');
-  const msg = configError(() => readConfigFile(path.join(TMP, 'missing.yaml')), 'missing.yaml', 'does not exist', 'ltkit list presets');
+  const msg = configError(
+    () => readConfigFile(path.join(TMP, 'missing.yaml')),
+    'missing.yaml',
+    'does not exist',
+    'ltkit list presets',
+  );
   assert.ok(msg.length < 400, `the message stays readable (${msg.length} chars)`);
 });
 

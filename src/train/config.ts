@@ -19,7 +19,7 @@ export const TrainConfigSchema = z
     data: z
       .object({
         dataset: z.enum(DATASETS).default('fmnist-lt'),
-        root: z.string().optional().describe('dataset folder (default: the dataset\'s usual place)'),
+        root: z.string().optional().describe("dataset folder (default: the dataset's usual place)"),
         imbType: z.enum(['exp', 'step']).default('exp'),
         rho: z.number().min(1).default(100),
         imgMax: z.number().int().positive().optional().describe('images of the largest class (dataset default)'),
@@ -68,11 +68,18 @@ export const TrainConfigSchema = z
           .strict()
           .default({}),
         mixup: z
-          .object({ alpha: z.number().nonnegative().default(1), stages: z.array(stage).default(['input', 'layer1', 'layer2']) })
+          .object({
+            alpha: z.number().nonnegative().default(1),
+            stages: z.array(stage).default(['input', 'layer1', 'layer2']),
+          })
           .strict()
           .default({}),
         remix: z
-          .object({ alpha: z.number().nonnegative().default(1), kappa: z.number().positive().default(3), tau: z.number().default(0.5) })
+          .object({
+            alpha: z.number().nonnegative().default(1),
+            kappa: z.number().positive().default(3),
+            tau: z.number().default(0.5),
+          })
           .strict()
           .default({}),
         crt: z
@@ -150,7 +157,8 @@ function formatIssues(err: z.ZodError, source: string): string {
     .map((i) => {
       const key = i.path.join('.') || '(root)';
       let why = i.message;
-      if (i.code === 'invalid_enum_value') why = `'${String(i.received)}' is not allowed (allowed: ${i.options.join(', ')})`;
+      if (i.code === 'invalid_enum_value')
+        why = `'${String(i.received)}' is not allowed (allowed: ${i.options.join(', ')})`;
       if (i.code === 'unrecognized_keys') {
         const allowed = allowedKeysAt(i.path);
         return `${source}: unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys

@@ -30,7 +30,10 @@ export interface TrainData {
   std: number[];
 }
 
-const META: Record<string, { source: string; imgMax: number; order?: readonly number[]; mean: number[]; std: number[] }> = {
+const META: Record<
+  string,
+  { source: string; imgMax: number; order?: readonly number[]; mean: number[]; std: number[] }
+> = {
   'cifar10-lt': { source: 'cifar10', imgMax: 5000, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] },
   'cifar100-lt': { source: 'cifar100', imgMax: 500, mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
   'svhn-lt': { source: 'svhn', imgMax: 1000, order: SVHN_LT_ORDER, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
@@ -107,8 +110,8 @@ function syntheticData(cfg: TrainConfig): TrainData {
   const rng = new Rng(cfg.seed, 99);
   const patterns = Array.from({ length: C }, () => Float32Array.from({ length: H * H * ch }, () => rng.random() * 255));
   // At least 2 images per class, so tiny smoke-test sets keep every class.
-  const counts = longTailCounts({ numClasses: C, imgMax: s.imgMax, rho: cfg.data.rho, type: cfg.data.imbType }).map((n) =>
-    Math.max(2, n),
+  const counts = longTailCounts({ numClasses: C, imgMax: s.imgMax, rho: cfg.data.rho, type: cfg.data.imbType }).map(
+    (n) => Math.max(2, n),
   );
   const make = (perClass: number[]): ImageSet => {
     const n = perClass.reduce((a, b) => a + b, 0);

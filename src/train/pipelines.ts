@@ -12,7 +12,10 @@ export interface Pipelines {
   test: (x: Tensor) => Tensor;
 }
 
-export function batchPipelines(d: { train: { shape: number[] }; mean: number[]; std: number[] }, augment: boolean): Pipelines {
+export function batchPipelines(
+  d: { train: { shape: number[] }; mean: number[]; std: number[] },
+  augment: boolean,
+): Pipelines {
   const [, h, w] = d.train.shape;
   const base: Transform[] = [toFloat(), normalize(d.mean, d.std)];
   const train = augment ? compose([toFloat(), padCropFlip([h, w], 4), normalize(d.mean, d.std)]) : compose(base);

@@ -1,5 +1,5 @@
 // The progress line of a training run: epoch, step, loss, lr, img/s and ETA. On a terminal it
-// rewrites one line; otherwise (CI, pipes) it prints about four lines per epoch.
+// rewrites one line; otherwise (CI, pipes) it prints a line per epoch, plus one every 10 s.
 import type { EpochLog } from './trainer';
 
 export class Progress {
@@ -18,12 +18,23 @@ export class Progress {
   }
   private readonly enabled: boolean;
 
-  step(p: { epoch: number; epochs: number; step: number; steps: number; loss: number; lr: number; seen: number; t0: number }): void {
+  step(p: {
+    epoch: number;
+    epochs: number;
+    step: number;
+    steps: number;
+    loss: number;
+    lr: number;
+    seen: number;
+    t0: number;
+  }): void {
     if (!this.enabled) return;
     const now = Date.now();
     const last = p.step === p.steps - 1;
-    const every = this.tty ? 250 : Math.max(1, Math.floor(p.steps / 4));
-    if (this.tty ? now - this.lastPrint < every && !last : (p.step + 1) % every !== 0 && !last) return;
+    // A terminal line is rewritten 4×/s; logs (CI, pipes) get a step line at most every 10 s and
+    // otherwise only the end-of-epoch line, so short epochs stay one line each.
+    if (this.lastPrint === 0) this.lastPrint = now;
+    if (this.tty ? now - this.lastPrint < 250 && !last : now - this.lastPrint < 10000 || last) return;
     this.lastPrint = now;
     const secs = (now - p.t0) / 1000;
     const ips = p.seen / Math.max(secs, 1e-9);

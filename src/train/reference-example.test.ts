@@ -6,7 +6,13 @@ import { referenceTrainer } from '../../examples/reference-trainer';
 
 test('examples/reference-trainer runs CE+DRW end to end', async () => {
   const lines: string[] = [];
-  const r = await referenceTrainer({ epochs: 12, batchSize: 16, dataset: 'synthetic', rho: 4, log: (s) => lines.push(s) });
+  const r = await referenceTrainer({
+    epochs: 12,
+    batchSize: 16,
+    dataset: 'synthetic',
+    rho: 4,
+    log: (s) => lines.push(s),
+  });
   assert.equal(lines.filter((l) => l.startsWith('epoch ')).length, 12);
   assert.ok(r.top1 >= 0 && r.top1 <= 1);
   // Four well-separated synthetic classes: 12 epochs beat chance (25%).

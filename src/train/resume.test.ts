@@ -70,7 +70,11 @@ for (const recipe of ['mfw+drw', 'remix+drs', 'ldam+drw']) {
     assert.equal(a.status, 'completed');
 
     const seen: number[] = [];
-    const b1 = await train(config(`B-${tag}`, recipe, 4), { data, stopAfterEpochs: 2, callbacks: { onEpochEnd: (e) => seen.push(e) } });
+    const b1 = await train(config(`B-${tag}`, recipe, 4), {
+      data,
+      stopAfterEpochs: 2,
+      callbacks: { onEpochEnd: (e) => seen.push(e) },
+    });
     assert.equal(b1.status, 'interrupted');
     assert.equal(b1.epochs, 2);
     assert.equal(b1.final, null);
@@ -89,9 +93,21 @@ for (const recipe of ['mfw+drw', 'remix+drs', 'ldam+drw']) {
     assert.equal(b2.status, 'completed');
     assert.equal(b2.runDir, b1.runDir);
 
-    assertSameWeights(path.join(a.runDir, 'checkpoints', 'last.safetensors'), path.join(b2.runDir, 'checkpoints', 'last.safetensors'), 'last');
-    assertSameWeights(path.join(a.runDir, 'checkpoints', 'last.optim.safetensors'), path.join(b2.runDir, 'checkpoints', 'last.optim.safetensors'), 'optimizer');
-    assertSameWeights(path.join(a.runDir, 'checkpoints', 'best.safetensors'), path.join(b2.runDir, 'checkpoints', 'best.safetensors'), 'best');
+    assertSameWeights(
+      path.join(a.runDir, 'checkpoints', 'last.safetensors'),
+      path.join(b2.runDir, 'checkpoints', 'last.safetensors'),
+      'last',
+    );
+    assertSameWeights(
+      path.join(a.runDir, 'checkpoints', 'last.optim.safetensors'),
+      path.join(b2.runDir, 'checkpoints', 'last.optim.safetensors'),
+      'optimizer',
+    );
+    assertSameWeights(
+      path.join(a.runDir, 'checkpoints', 'best.safetensors'),
+      path.join(b2.runDir, 'checkpoints', 'best.safetensors'),
+      'best',
+    );
     const la = epochLines(a.runDir);
     const lb = epochLines(b2.runDir);
     assert.equal(la.length, 4);
@@ -112,7 +128,10 @@ test('resume rewrites metric lines past the checkpoint; resuming a finished run 
   const before = memory().numTensors;
   const r1 = await train(cfg, { data, stopAfterEpochs: 1 });
   // Simulate a kill between the metrics append and the checkpoint: a stray line for epoch 1.
-  fs.appendFileSync(path.join(r1.runDir, 'metrics.jsonl'), JSON.stringify({ type: 'epoch', epoch: 1, loss: 123 }) + '\n');
+  fs.appendFileSync(
+    path.join(r1.runDir, 'metrics.jsonl'),
+    JSON.stringify({ type: 'epoch', epoch: 1, loss: 123 }) + '\n',
+  );
   const logs: EpochLog[] = [];
   const r2 = await train(cfg, { data, resume: true, callbacks: { onEpochEnd: (_e, l) => logs.push(l) } });
   assert.equal(r2.status, 'completed');
@@ -178,7 +197,8 @@ test('SIGKILL a CLI training run after its first checkpoint, resume via the CLI 
   );
   const deadline = Date.now() + 60_000;
   while (!fs.existsSync(stateFile)) {
-    if (child.exitCode !== null) assert.fail(`the child exited (${child.exitCode}) before its first checkpoint:\n${childOut}`);
+    if (child.exitCode !== null)
+      assert.fail(`the child exited (${child.exitCode}) before its first checkpoint:\n${childOut}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       assert.fail(`no checkpoint within 60 s:\n${childOut}`);
@@ -194,10 +214,14 @@ test('SIGKILL a CLI training run after its first checkpoint, resume via the CLI 
 
   // Resume through the CLI (a second process, as a user would).
   const resumed = await new Promise<{ code: number | null; out: string }>((resolve) => {
-    const c = spawn(process.execPath, [path.join(root, 'bin', 'ltkit.js'), 'train', ...sets, '--name', 'killed', '--resume'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const c = spawn(
+      process.execPath,
+      [path.join(root, 'bin', 'ltkit.js'), 'train', ...sets, '--name', 'killed', '--resume'],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (out += d));
@@ -213,7 +237,11 @@ test('SIGKILL a CLI training run after its first checkpoint, resume via the CLI 
   const ref = await cli(['train', ...sets, '--name', 'straight']);
   assert.equal(ref.code, 0, ref.out);
   const straightDir = path.join(OUT, 'straight');
-  assertSameWeights(path.join(straightDir, 'checkpoints', 'last.safetensors'), path.join(killedDir, 'checkpoints', 'last.safetensors'), 'final weights');
+  assertSameWeights(
+    path.join(straightDir, 'checkpoints', 'last.safetensors'),
+    path.join(killedDir, 'checkpoints', 'last.safetensors'),
+    'final weights',
+  );
   assert.deepEqual(epochLines(killedDir), epochLines(straightDir), 'metrics.jsonl epoch lines');
 
   // --resume needs --name.

@@ -33,7 +33,9 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  ...LOSSES.flatMap((l) => RULES.map((r) => ({ name: r === 'none' ? l : `${l}+${r}`, recipe: r === 'none' ? l : `${l}+${r}` }))),
+  ...LOSSES.flatMap((l) =>
+    RULES.map((r) => ({ name: r === 'none' ? l : `${l}+${r}`, recipe: r === 'none' ? l : `${l}+${r}` })),
+  ),
   ...STAGES.map((s) => ({ name: `mfw@${s}`, recipe: 'mfw', sets: [`method.mfw.stage=${s}`] })),
   { name: 'mfw', recipe: 'mfw' },
   { name: 'mfw+drw', recipe: 'mfw+drw' },
@@ -47,6 +49,8 @@ const CASES: Case[] = [
   { name: 'ce+tau-norm+val', recipe: 'ce+tau-norm', sets: ['data.valPerClass=2'] },
   { name: 'ldam+drw+tau-norm', recipe: 'ldam+drw+tau-norm' },
   { name: 'ce+lws', recipe: 'ce+lws' },
+  { name: 'ldam+lws', recipe: 'ldam+lws' },
+  { name: 'ldam+drw+crt', recipe: 'ldam+drw+crt' },
 ];
 
 /** Tiny synthetic data, resnet8, 2 epochs × 1 step (so DRW/DRS switch at epoch floor(0.8·2) = 1). */
@@ -123,7 +127,13 @@ function checkRun(dir: string, c: Case): void {
     assert.ok(Number.isFinite(l.lr) && l.lr > 0);
     assert.equal(typeof l.test.top1, 'number');
   }
-  for (const f of ['last.safetensors', 'last.optim.safetensors', 'last.optim.json', 'last.state.json', 'best.safetensors']) {
+  for (const f of [
+    'last.safetensors',
+    'last.optim.safetensors',
+    'last.optim.json',
+    'last.state.json',
+    'best.safetensors',
+  ]) {
     assert.ok(fs.statSync(path.join(dir, 'checkpoints', f)).size > 0, `checkpoints/${f}`);
   }
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'last.state.json'), 'utf8')).epoch, 1);
@@ -147,7 +157,12 @@ test('smoke: every recipe trains 2 steps end to end through the CLI', async (t) 
     await t.test(c.name, async () => {
       const name = c.name.replace(/[^a-z0-9-]+/gi, '_');
       const before = memory().numTensors;
-      const r = await cli(['train', ...setArgs([...BASE, `method.recipe=${c.recipe}`, ...(c.sets ?? [])]), '--name', name]);
+      const r = await cli([
+        'train',
+        ...setArgs([...BASE, `method.recipe=${c.recipe}`, ...(c.sets ?? [])]),
+        '--name',
+        name,
+      ]);
       assert.equal(r.code, 0, `exit code ${r.code}; stderr: ${r.stderr}`);
       assert.match(r.stdout, /completed, 2 epochs/);
       if (!first) assert.equal(memory().numTensors, before, 'a training run leaves no live native tensors');
@@ -160,6 +175,7 @@ test('smoke: every recipe trains 2 steps end to end through the CLI', async (t) 
         const st = JSON.parse(fs.readFileSync(path.join(dir, 'classifier-stage.json'), 'utf8'));
         assert.equal(st.stage, cls);
         assert.equal(typeof st.test.top1, 'number');
+        assert.match(r.stdout, new RegExp(`after ${cls}: top-1 \\d+\\.\\d+%`), 'the CLI prints the stage result');
         assert.ok(run.classifierStage && typeof run.classifierStage.top1 === 'number');
         if (cls === 'crt') assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'crt.safetensors')));
         if (cls === 'tau-norm') {
@@ -209,7 +225,11 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
   const yArr = Int32Array.from(idx, (i) => data.train.targets[i]);
   const cases = CASES.filter((c) => !/crt|lws|tau-norm/.test(c.recipe)).concat(
     // Classifier stages do not change the training loss; check the mixed recipes with their hooks.
-    STAGES.map((s) => ({ name: `manifold-mixup@${s}`, recipe: 'manifold-mixup', sets: [`method.mixup.stages=["${s}"]`] })),
+    STAGES.map((s) => ({
+      name: `manifold-mixup@${s}`,
+      recipe: 'manifold-mixup',
+      sets: [`method.mixup.stages=["${s}"]`],
+    })),
   );
   const before = memory().numTensors;
   for (const c of cases) {
@@ -218,11 +238,13 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
     const model = buildModel(cfg, recipe, data);
     const crit = buildCriterion(recipe, cfg, data.clsNumList);
     // The weights of the last epoch (DRW/Reweight active).
-    crit.setWeight(classWeightsAt(recipe.classWeightsRule, cfg.train.epochs - 1, data.clsNumList, {
-      epochs: cfg.train.epochs,
-      deferFraction: cfg.method.deferFraction,
-      beta: cfg.method.cbBeta,
-    }));
+    crit.setWeight(
+      classWeightsAt(recipe.classWeightsRule, cfg.train.epochs - 1, data.clsNumList, {
+        epochs: cfg.train.epochs,
+        deferFraction: cfg.method.deferFraction,
+        beta: cfg.method.cbBeta,
+      }),
+    );
     model.train();
     tidy(() => {
       const rng = new Rng(5);
@@ -246,8 +268,14 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
         const g = p.grad;
         assert.ok(g !== null, `${c.name}: no gradient for '${n}'`);
         const v = g.toArray() as Float32Array;
-        assert.ok(v.every((e) => Number.isFinite(e)), `${c.name}: non-finite gradient in '${n}'`);
-        assert.ok(v.some((e) => e !== 0), `${c.name}: all-zero gradient for '${n}'`);
+        assert.ok(
+          v.every((e) => Number.isFinite(e)),
+          `${c.name}: non-finite gradient in '${n}'`,
+        );
+        assert.ok(
+          v.some((e) => e !== 0),
+          `${c.name}: all-zero gradient for '${n}'`,
+        );
       }
     });
     model.dispose();
@@ -258,7 +286,16 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
 
 test('a training call leaves memory().numTensors unchanged (after a warm-up call)', async () => {
   const data = buildTrainData(cfgFor('ce'));
-  for (const recipe of ['ldam+drw', 'mfw+drw', 'remix+drw', 'ce+crt', 'ce+lws', 'ldam+tau-norm', 'focal+drs']) {
+  for (const recipe of [
+    'ldam+drw',
+    'mfw+drw',
+    'remix+drw',
+    'ce+crt',
+    'ce+lws',
+    'ldam+lws',
+    'ldam+tau-norm',
+    'focal+drs',
+  ]) {
     const cfg = (n: string) => resolveConfig({ ...cfgFor(recipe), name: `mem-${recipe.replace(/\+/g, '_')}-${n}` });
     await train(cfg('warm'), { data }); // warm-up: first-use caches, if any
     const before = memory().numTensors;

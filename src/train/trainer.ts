@@ -113,7 +113,8 @@ export function buildCriterion(recipe: Recipe, cfg: TrainConfig, clsNumList: num
 /**
  * The loss for a batch, with label mixing when a hook recorded it. Per-sample coefficients (Remix:
  * λ_y ∈ {0, 1, λ}) are applied by grouping samples that share a coefficient, so the result is
- * mean_n[λ_n·ℓ(a_n) + (1 − λ_n)·ℓ(b_n)] for any mean-reduced criterion.
+ * mean_n[λ_n·ℓ(a_n) + (1 − λ_n)·ℓ(b_n)] for any mean-reduced criterion. With class weights
+ * (remix+drw) each group's loss is its own weighted mean, and groups count by their size.
  */
 export function batchLoss(crit: Criterion, logits: Tensor, targets: Tensor, ctx: HookContext | null): Tensor {
   const mix = ctx?.labelMix;
@@ -121,7 +122,9 @@ export function batchLoss(crit: Criterion, logits: Tensor, targets: Tensor, ctx:
   const mixed = (lg: Tensor, a: Tensor, b: Tensor, lam: number): Tensor => {
     if (lam === 1) return crit(lg, a);
     if (lam === 0) return crit(lg, b);
-    return crit(lg, a).mul(lam).add(crit(lg, b).mul(1 - lam));
+    return crit(lg, a)
+      .mul(lam)
+      .add(crit(lg, b).mul(1 - lam));
   };
   if (typeof mix.lam === 'number') return mixed(logits, mix.a, mix.b, mix.lam);
   const B = mix.lam.length;
@@ -142,7 +145,11 @@ export function batchLoss(crit: Criterion, logits: Tensor, targets: Tensor, ctx:
   return total as Tensor;
 }
 
-export function buildModel(cfg: TrainConfig, recipe: Recipe, data: { numClasses: number; train: ImageSet }): models.ClassifierModel {
+export function buildModel(
+  cfg: TrainConfig,
+  recipe: Recipe,
+  data: { numClasses: number; train: ImageSet },
+): models.ClassifierModel {
   const normed = cfg.model.normedLinear === 'auto' ? recipe.normedLinear : cfg.model.normedLinear === 'on';
   return models.create(cfg.model.name, {
     numClasses: data.numClasses,
@@ -166,7 +173,11 @@ export function evaluate(
       const idx = new Int32Array(Math.min(opts.batchSize, n - i)).map((_, k) => i + k);
       tidy(() => {
         const x = pipes.test(gatherImages(set, idx));
-        const y = tensor(Int32Array.from(idx, (j) => set.targets[j]), [idx.length], 'int64');
+        const y = tensor(
+          Int32Array.from(idx, (j) => set.targets[j]),
+          [idx.length],
+          'int64',
+        );
         meter.update(model.forward(x), y);
       });
     }
@@ -196,8 +207,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
   if (cfg.threads) setNumThreads(cfg.threads);
   const recipe = parseRecipe({ ...cfg.method }, cfg.data.imbType);
   const log =
-    opts.log ??
-    (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
+    opts.log ?? (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
   const name = cfg.name ?? defaultName(cfg);
   const run = opts.resume ? RunDir.open(`${cfg.outDir}/${name}`) : RunDir.create(cfg.outDir, name);
 
@@ -232,13 +242,17 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     run.writeRun({
       status: 'running',
       config: cfg,
-      recipe: { text: recipe.text, components: recipe.components, slots: {
-        loss: recipe.loss,
-        classWeights: recipe.classWeightsRule,
-        sampler: recipe.samplerRule,
-        features: recipe.features?.name ?? null,
-        classifier: recipe.classifier,
-      } },
+      recipe: {
+        text: recipe.text,
+        components: recipe.components,
+        slots: {
+          loss: recipe.loss,
+          classWeights: recipe.classWeightsRule,
+          sampler: recipe.samplerRule,
+          features: recipe.features?.name ?? null,
+          classifier: recipe.classifier,
+        },
+      },
       data: {
         dataset: data.dataset,
         numClasses: data.numClasses,
@@ -249,20 +263,32 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         testSize: data.test.targets.length,
         subsetHash: data.subset.hash,
       },
-      versions: { ltkit: ltkitVersion(), libtorch: runtimeInfo().torchVersion, node: process.version, gitSha: gitSha() },
+      versions: {
+        ltkit: ltkitVersion(),
+        libtorch: runtimeInfo().torchVersion,
+        node: process.version,
+        gitSha: gitSha(),
+      },
       startedAt: new Date().toISOString(),
     });
-    fs.writeFileSync(run.file('subset-indices.json'), JSON.stringify({ hash: data.subset.hash, indices: Array.from(data.subset.indices) }));
+    fs.writeFileSync(
+      run.file('subset-indices.json'),
+      JSON.stringify({ hash: data.subset.hash, indices: Array.from(data.subset.indices) }),
+    );
   }
-  log(`[ltkit] ${run.dir}: recipe ${recipe.text} (loss=${recipe.loss}, weights=${recipe.classWeightsRule}, ` +
+  log(
+    `[ltkit] ${run.dir}: recipe ${recipe.text} (loss=${recipe.loss}, weights=${recipe.classWeightsRule}, ` +
       `sampler=${recipe.samplerRule}, features=${recipe.features?.name ?? 'none'}${recipe.classifier ? ', then ' + recipe.classifier : ''}); ` +
-      `${data.train.targets.length} train / ${data.test.targets.length} test images, ${data.numClasses} classes`);
+      `${data.train.targets.length} train / ${data.test.targets.length} test images, ${data.numClasses} classes`,
+  );
 
   let interrupted = false;
   const onSigint = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    log('\n[ltkit] interrupt: finishing this step; the last completed epoch stays checkpointed (Ctrl-C again to quit now)');
+    log(
+      '\n[ltkit] interrupt: finishing this step; the last completed epoch stays checkpointed (Ctrl-C again to quit now)',
+    );
   };
   process.on('SIGINT', onSigint);
   const cb = opts.callbacks ?? {};
@@ -283,7 +309,12 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       const weights = classWeightsAt(recipe.classWeightsRule, epoch, data.clsNumList, ruleOpts);
       criterion.setWeight(weights);
       const sampling: SamplingKind = samplingAt(recipe.samplerRule, epoch, ruleOpts);
-      const sampler = createSampler({ kind: sampling, targets: data.train.targets, seed: cfg.seed, beta: cfg.method.cbBeta });
+      const sampler = createSampler({
+        kind: sampling,
+        targets: data.train.targets,
+        seed: cfg.seed,
+        beta: cfg.method.cbBeta,
+      });
       const order = sampler.epochIndices(epoch);
       const stepsFull = Math.floor(order.length / bs) + (order.length % bs > 0 ? 1 : 0);
       const steps = Math.min(stepsFull, cfg.train.maxStepsPerEpoch ?? Infinity);
@@ -312,7 +343,9 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
           const loss = batchLoss(criterion, logits, y, ctx);
           const v = loss.item();
           if (!Number.isFinite(v)) {
-            throw new Error(`loss is ${v} at epoch ${epoch + 1}, step ${step + 1} (lr ${lr}); lower optim.lr or check the data`);
+            throw new Error(
+              `loss is ${v} at epoch ${epoch + 1}, step ${step + 1} (lr ${lr}); lower optim.lr or check the data`,
+            );
           }
           optimizer.zeroGrad();
           loss.backward();
@@ -392,7 +425,10 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     best: state.best ? { epoch: state.bestEpoch, ...summaryHead(state.best.test as Record<string, unknown>) } : null,
     classifierStage: classifierStage ? summaryHead(classifierStage.test as Record<string, unknown>) : null,
   });
-  fs.writeFileSync(run.file('final-metrics.json'), JSON.stringify({ final: finalSummary, best: state.best, classifierStage }, null, 2));
+  fs.writeFileSync(
+    run.file('final-metrics.json'),
+    JSON.stringify({ final: finalSummary, best: state.best, classifierStage }, null, 2),
+  );
   cb.onTrainEnd?.(result);
   // Free the native tensors this call owns (weights, momentum buffers, cached per-class vectors).
   model.dispose();

@@ -26,13 +26,17 @@ test('SVHN-LT order 1..9,0 totals and tail at digit 0', () => {
   assert.equal(sum(c100), 2478);
   assert.equal(c100[1], 1000);
   assert.equal(c100[0], 10);
-  assert.equal(sum(longTailCounts({ numClasses: 10, imgMax: 1000, rho: 50, type: 'exp', order: [...SVHN_LT_ORDER] })), 2795);
+  assert.equal(
+    sum(longTailCounts({ numClasses: 10, imgMax: 1000, rho: 50, type: 'exp', order: [...SVHN_LT_ORDER] })),
+    2795,
+  );
 });
 
 test('step profile', () => {
-  assert.deepEqual(longTailCounts({ numClasses: 10, imgMax: 5000, rho: 100, type: 'step' }), [
-    5000, 5000, 5000, 5000, 5000, 50, 50, 50, 50, 50,
-  ]);
+  assert.deepEqual(
+    longTailCounts({ numClasses: 10, imgMax: 5000, rho: 100, type: 'step' }),
+    [5000, 5000, 5000, 5000, 5000, 50, 50, 50, 50, 50],
+  );
   assert.deepEqual(longTailProfile(5, 100, 10, 'step'), [100, 100, 10, 10, 10]);
 });
 

@@ -114,7 +114,8 @@ function checkOrder(order: number[], c: number): void {
   if (order.length !== c) throw new RangeError(`order must list all ${c} classes`);
   const seen = new Uint8Array(c);
   for (const k of order) {
-    if (!Number.isInteger(k) || k < 0 || k >= c || seen[k]) throw new RangeError('order must be a permutation of 0..C-1');
+    if (!Number.isInteger(k) || k < 0 || k >= c || seen[k])
+      throw new RangeError('order must be a permutation of 0..C-1');
     seen[k] = 1;
   }
 }
@@ -136,7 +137,11 @@ export const LONG_TAIL_PRESETS: Readonly<Record<'cifar10' | 'cifar100' | 'svhn' 
 };
 
 /** Per-class counts (label order) for a preset; pass `order` of the preset as classOrder to selection. */
-export function presetCounts(preset: keyof typeof LONG_TAIL_PRESETS, rho: number, type: ImbalanceType = 'exp'): number[] {
+export function presetCounts(
+  preset: keyof typeof LONG_TAIL_PRESETS,
+  rho: number,
+  type: ImbalanceType = 'exp',
+): number[] {
   const p = LONG_TAIL_PRESETS[preset];
   return longTailCounts({ numClasses: p.numClasses, imgMax: p.imgMax, rho, type, order: [...p.order] });
 }

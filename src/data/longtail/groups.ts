@@ -137,7 +137,9 @@ export function renderCountsSvg(counts: ArrayLike<number>, opts: CountsSvgOption
     if (C <= 50) {
       const tx = x + bw / 2;
       const ty = top + plotH + 12;
-      parts.push(`<text x="${tx.toFixed(1)}" y="${ty}" text-anchor="end" transform="rotate(-45 ${tx.toFixed(1)} ${ty})">${esc(name)}</text>`);
+      parts.push(
+        `<text x="${tx.toFixed(1)}" y="${ty}" text-anchor="end" transform="rotate(-45 ${tx.toFixed(1)} ${ty})">${esc(name)}</text>`,
+      );
     }
   });
   // legend

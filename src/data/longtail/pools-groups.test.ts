@@ -96,6 +96,9 @@ test('renderCountsSvg produces a well-formed SVG with escaped names and log opti
   assert.equal((svg.match(/<rect [^>]*><title>/g) ?? []).length, 4);
   const log = renderCountsSvg([5000, 500, 50, 5], { logScale: true });
   assert.ok(log.includes('(log)'));
-  const many = renderCountsSvg(new Array(1000).fill(0).map((_, i) => 1000 - i), { sortDescending: true });
+  const many = renderCountsSvg(
+    new Array(1000).fill(0).map((_, i) => 1000 - i),
+    { sortDescending: true },
+  );
   assert.equal((many.match(/<title>/g) ?? []).length, 1000);
 });

@@ -81,7 +81,8 @@ function runSelection(
   let total = 0;
   for (const c of order) {
     const want = counts[c];
-    if (!Number.isInteger(want) || want < 0) throw new RangeError(`count for class ${c} must be a non-negative integer`);
+    if (!Number.isInteger(want) || want < 0)
+      throw new RangeError(`count for class ${c} must be a non-negative integer`);
     const idx = lists[c];
     if (mode === 'ltkit' && idx.length < want) {
       throw new Error(`class ${c} has ${idx.length} images, ${want} requested`);

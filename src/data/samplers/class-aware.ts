@@ -62,7 +62,8 @@ export class ClassAwareSampler implements IndexSampler {
       maxN = Math.max(maxN, l.length);
     });
     this.numSamplesCls = opts.numSamplesCls ?? 4;
-    if (!(Number.isInteger(this.numSamplesCls) && this.numSamplesCls >= 1)) throw new RangeError('numSamplesCls must be >= 1');
+    if (!(Number.isInteger(this.numSamplesCls) && this.numSamplesCls >= 1))
+      throw new RangeError('numSamplesCls must be >= 1');
     this.length = opts.numSamples ?? maxN * this.classes.length;
     this.seed = opts.seed ?? 0;
   }

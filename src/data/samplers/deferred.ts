@@ -14,7 +14,8 @@ export class DeferredSampler implements IndexSampler {
     /** First epoch (0-based) that uses `after`. */
     readonly switchEpoch: number,
   ) {
-    if (!(Number.isInteger(switchEpoch) && switchEpoch >= 0)) throw new RangeError('switchEpoch must be an integer >= 0');
+    if (!(Number.isInteger(switchEpoch) && switchEpoch >= 0))
+      throw new RangeError('switchEpoch must be an integer >= 0');
   }
 
   get length(): number {

@@ -52,7 +52,10 @@ test('cbWeights: formula, normalization, beta=0 uniform, empty class', () => {
 test('instance sampler: a permutation, deterministic, epochs differ', () => {
   const s = new InstanceSampler(targets, 7);
   const a = s.epochIndices(0);
-  assert.deepEqual(Array.from(a).sort((x, y) => x - y), Array.from({ length: N }, (_, i) => i));
+  assert.deepEqual(
+    Array.from(a).sort((x, y) => x - y),
+    Array.from({ length: N }, (_, i) => i),
+  );
   assert.deepEqual(Array.from(s.epochIndices(0)), Array.from(a));
   assert.notDeepEqual(Array.from(s.epochIndices(1)), Array.from(a));
   assert.notDeepEqual(Array.from(new InstanceSampler(targets, 8).epochIndices(0)), Array.from(a));
