@@ -70,10 +70,23 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = relu(this.bn1.forward(this.conv1.forward(x)));
-    out = this.bn2.forward(this.conv2.forward(out));
-    out = add(out, this.shortcut === null ? x : this.shortcut.forward(x));
-    return relu(out);
+    // Each intermediate is released as soon as its consumer ran (see Sequential.forward).
+    const c1 = this.conv1.forward(x);
+    const b1 = this.bn1.forward(c1);
+    c1.dispose();
+    const r1 = relu(b1);
+    b1.dispose();
+    const c2 = this.conv2.forward(r1);
+    r1.dispose();
+    const b2 = this.bn2.forward(c2);
+    c2.dispose();
+    const sc = this.shortcut === null ? x : this.shortcut.forward(x);
+    const sum = add(b2, sc);
+    b2.dispose();
+    if (sc !== x) sc.dispose();
+    const out = relu(sum);
+    sum.dispose();
+    return out;
   }
 }
 
@@ -160,13 +173,25 @@ export class ResNetCifar extends ClassifierModel {
 
   forwardBackbone(x: Tensor, opts?: ForwardFeaturesOptions): Tensor {
     const hooks = this.hookTable(opts);
-    let out = applyHooks(hooks, 'input', x);
-    out = applyHooks(hooks, 'stem', relu(this.bn1.forward(this.conv1.forward(out))));
-    out = applyHooks(hooks, 'layer1', this.layer1.forward(out));
-    out = applyHooks(hooks, 'layer2', this.layer2.forward(out));
-    out = applyHooks(hooks, 'layer3', this.layer3.forward(out));
+    // Intermediates are released as soon as the next step consumed them (see Sequential.forward).
+    let out = x;
+    const step = (next: Tensor): void => {
+      if (out !== x && out !== next) out.dispose();
+      out = next;
+    };
+    step(applyHooks(hooks, 'input', x));
+    step(this.conv1.forward(out));
+    step(this.bn1.forward(out));
+    step(applyHooks(hooks, 'stem', relu(out)));
+    step(this.layer1.forward(out));
+    step(applyHooks(hooks, 'layer1', out));
+    step(this.layer2.forward(out));
+    step(applyHooks(hooks, 'layer2', out));
+    step(this.layer3.forward(out));
+    step(applyHooks(hooks, 'layer3', out));
     const [b, , h, w] = out.shape;
-    return view(avgPool2d(out, [h, w]), [b, -1]); // [B, featureDim]
+    step(avgPool2d(out, [h, w]));
+    return view(out, [b, -1]); // [B, featureDim]
   }
 }
 
