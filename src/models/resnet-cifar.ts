@@ -16,7 +16,7 @@
 // `manualSeed(s)` the weights equal PyTorch's after `torch.manual_seed(s)`.
 // State-dict keys equal the reference's: conv1.weight, bn1.*, layer1.0.conv1.weight, …, linear.weight.
 import { Tensor } from '../engine/tensor';
-import { add, avgPool2d, constantPadNd, relu, slice, view } from '../engine/ops.generated';
+import { add, avgPool2d, constantPadNd, relu_, slice, view } from '../engine/ops.generated';
 import { Module } from '../nn/module';
 import { BatchNorm2d, Conv2d, Linear, NormedLinear, Sequential } from '../nn/layers';
 import { kaimingNormal_ } from '../nn/init';
@@ -74,19 +74,17 @@ export class BasicBlock extends Module {
     const c1 = this.conv1.forward(x);
     const b1 = this.bn1.forward(c1);
     c1.dispose();
-    const r1 = relu(b1);
+    // In-place ReLU (as torchvision's ResNets): BN's backward needs its input, not its output.
+    relu_(b1);
+    const c2 = this.conv2.forward(b1);
     b1.dispose();
-    const c2 = this.conv2.forward(r1);
-    r1.dispose();
     const b2 = this.bn2.forward(c2);
     c2.dispose();
     const sc = this.shortcut === null ? x : this.shortcut.forward(x);
     const sum = add(b2, sc);
     b2.dispose();
     if (sc !== x) sc.dispose();
-    const out = relu(sum);
-    sum.dispose();
-    return out;
+    return relu_(sum); // add's backward needs no saved tensors
   }
 }
 
@@ -182,7 +180,7 @@ export class ResNetCifar extends ClassifierModel {
     step(applyHooks(hooks, 'input', x));
     step(this.conv1.forward(out));
     step(this.bn1.forward(out));
-    step(applyHooks(hooks, 'stem', relu(out)));
+    step(applyHooks(hooks, 'stem', relu_(out)));
     step(this.layer1.forward(out));
     step(applyHooks(hooks, 'layer1', out));
     step(this.layer2.forward(out));
