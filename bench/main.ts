@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --quick] [-- --skip-epoch]`: ltkit against PyTorch on this machine,
+// `npm run bench [-- --json] [-- --quick] [-- --skip-epoch] [-- --nchw]`: ltkit against PyTorch on this machine,
 // in the same run, with the same thread count:
 //   1. ResNet-32 train step (batch 128, 3×32×32, CE, SGD momentum 0.9, wd 2e-4) and eval forward;
 //   2. CIFAR train augmentation (pad-crop + flip + normalize) and its share of a train step;
@@ -8,7 +8,9 @@
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { tensor, tidy, noGrad, manualSeed, setNumThreads, randn, randint, runtimeInfo } from '../src/engine';
-import { crossEntropyLoss } from '../src/engine/ops.generated';
+import { contiguous, crossEntropyLoss } from '../src/engine/ops.generated';
+import { CHANNELS_LAST } from '../src/nn/module';
+import { resolveConfig } from '../src/train/config';
 import { create as createModel } from '../src/models';
 import { SGD } from '../src/optim';
 import { benchAugmentation } from '../src/data/transforms/bench';
@@ -18,6 +20,8 @@ import { batchPipelines } from '../src/train/pipelines';
 import { gatherImages } from '../src/train/trainer';
 import { Rng } from '../src/util/rng';
 
+// ltkit is measured as its trainer runs by default (train.channelsLast); PyTorch with its defaults.
+const CHANNELS_LAST_DEFAULT = resolveConfig({}).train.channelsLast && !process.argv.includes('--nchw');
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
 const quick = args.includes('--quick');
@@ -52,8 +56,10 @@ function python(mode: string, extra: string[]): Record<string, number | string> 
 function benchStep(steps: number, batch = 128) {
   manualSeed(0);
   const model = createModel('resnet32', { numClasses: 10 });
+  if (CHANNELS_LAST_DEFAULT) model.toChannelsLast();
   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
-  const x = randn([batch, 3, 32, 32]).keep();
+  const x0 = randn([batch, 3, 32, 32]);
+  const x = (CHANNELS_LAST_DEFAULT ? contiguous(x0, { memoryFormat: CHANNELS_LAST }) : x0).keep();
   const y = randint(0, 10, [batch]).keep();
   model.train();
   const step = () =>
@@ -88,6 +94,7 @@ function benchStep(steps: number, batch = 128) {
     }
   });
   x.dispose();
+  x0.dispose();
   y.dispose();
   const ms = median(times);
   const ems = median(etimes);
@@ -108,8 +115,11 @@ function benchEpoch(images: number, batch = 128) {
     shape: [images, 32, 32, 3] as [number, number, number, number],
     targets: Int32Array.from({ length: images }, () => rng.int(10)),
   };
-  const pipes = batchPipelines({ train: data, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] }, true);
+  const pipes = batchPipelines({ train: data, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] }, true, {
+    channelsLast: CHANNELS_LAST_DEFAULT,
+  });
   const model = createModel('resnet32', { numClasses: 10 });
+  if (CHANNELS_LAST_DEFAULT) model.toChannelsLast();
   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
   model.train();
   const order = new InstanceSampler(images, 0).epochIndices(0);
@@ -139,7 +149,15 @@ function main(): void {
   const rt = runtimeInfo();
   const steps = quick ? 4 : 10;
   say(`ltkit bench: libtorch ${rt.torchVersion}, ${threads} threads, Node ${process.version}`);
-  const result: Record<string, unknown> = { threads, libtorch: rt.torchVersion, node: process.version };
+  say(
+    `ltkit memory order: ${CHANNELS_LAST_DEFAULT ? 'channels-last (trainer default; --nchw for NCHW)' : 'NCHW'}; PyTorch: its default NCHW`,
+  );
+  const result: Record<string, unknown> = {
+    threads,
+    libtorch: rt.torchVersion,
+    node: process.version,
+    ltkitChannelsLast: CHANNELS_LAST_DEFAULT,
+  };
 
   const lt = benchStep(steps);
   const py = python('step', ['--steps', String(steps)]);

@@ -4,7 +4,7 @@ import { tensor, tidy, noGrad, loadSafetensors, dispose, softmax, topk } from '.
 import { resolveConfig, TrainConfig } from '../train/config';
 import { buildTrainData, take } from '../train/datasets';
 import { batchPipelines } from '../train/pipelines';
-import { buildModel, evaluate } from '../train/trainer';
+import { buildModel, evaluate, usesChannelsLast } from '../train/trainer';
 import { parseRecipe } from '../methods/recipe';
 import { RunDir } from '../train/run-dir';
 import { loadSource, readImageFile } from '../data/sources';
@@ -55,7 +55,7 @@ export function evalRun(
       Int32Array.from({ length: src.length }, (_, i) => i),
     );
   }
-  const pipes = batchPipelines(data, false);
+  const pipes = batchPipelines(data, false, { channelsLast: usesChannelsLast(cfg) });
   return evaluate(model, test, pipes, {
     numClasses: info.data.numClasses,
     trainCounts: info.data.clsNumList,
@@ -74,7 +74,9 @@ export function predictImages(dir: string, files: string[], o: { checkpoint: str
   const channels = model.stateDictShapes()['conv1.weight']?.[1] ?? 3;
   const size = cfg.data.dataset === 'synthetic' ? cfg.data.synthetic.size : cfg.data.dataset === 'fmnist-lt' ? 28 : 32;
   const meanStd = buildMeanStd(cfg.data.dataset, channels);
-  const pipes = batchPipelines({ train: { shape: [0, size, size, channels] }, ...meanStd }, false);
+  const pipes = batchPipelines({ train: { shape: [0, size, size, channels] }, ...meanStd }, false, {
+    channelsLast: usesChannelsLast(cfg),
+  });
   const k = Math.max(1, Math.min(o.top, info.data.numClasses));
   return files.map((file) => {
     const img = readImageFile(file);

@@ -9,8 +9,11 @@
 // them. `loadStateDict` copies values in place under noGrad, so the tensor objects an optimizer
 // holds stay valid. `to(device)` replaces the tensor objects (like re-creating a PyTorch model on a
 // device): build the optimizer after moving the model.
-import { Tensor, noGrad, tidy } from '../engine/tensor';
-import { copy_, detach, toDevice } from '../engine/ops.generated';
+import { Tensor, noGrad, tidy, op } from '../engine/tensor';
+import { contiguous, copy_, detach, toDevice } from '../engine/ops.generated';
+
+/** c10::MemoryFormat::ChannelsLast. */
+export const CHANNELS_LAST = 2;
 
 export interface LoadStateDictOptions {
   /** Fail on missing or unexpected keys (default true). Shape mismatches always fail, as in PyTorch. */
@@ -193,6 +196,23 @@ export abstract class Module {
         m._buffers.set(n, moved.keep());
       }
     }
+    return this;
+  }
+
+  /**
+   * Re-lays every 4-D parameter and buffer out in channels-last order (NHWC strides), in place:
+   * the same Tensor objects (optimizers keep their references), shapes, values and state-dict keys.
+   * oneDNN's CPU convolutions run ~10% faster on channels-last inputs and weights here; feed inputs
+   * made with `contiguous(x, {memoryFormat: CHANNELS_LAST})`.
+   */
+  toChannelsLast(): this {
+    noGrad(() =>
+      tidy(() => {
+        for (const t of [...this.parameters(), ...this.buffers()]) {
+          if (t.ndim === 4) op('aten::set_', 'source_Tensor', t, contiguous(t, { memoryFormat: CHANNELS_LAST }));
+        }
+      }),
+    );
     return this;
   }
 

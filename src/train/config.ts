@@ -124,6 +124,10 @@ export const TrainConfigSchema = z
         evalEvery: z.number().int().positive().default(1),
         maxStepsPerEpoch: z.number().int().positive().optional().describe('cap steps per epoch (smoke tests)'),
         augment: z.boolean().default(true),
+        channelsLast: z
+          .boolean()
+          .default(true)
+          .describe('channels-last memory order for the model and batches (faster oneDNN convolutions on CPU)'),
         checkpointEvery: z.number().int().positive().default(1),
         progress: z.enum(['auto', 'on', 'off']).default('auto'),
       })

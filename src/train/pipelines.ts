@@ -2,6 +2,8 @@
 // Train: random crop with 4-pixel zero padding + horizontal flip + per-channel normalisation
 // (the CIFAR/SVHN recipe of SPEC §1.4, applied to FMNIST-LT too); test: normalisation only.
 import type { Tensor } from '../engine';
+import { contiguous } from '../engine/ops.generated';
+import { CHANNELS_LAST } from '../nn/module';
 import { compose, Transform } from '../data/transforms/core';
 import { toFloat, normalize } from '../data/transforms/color';
 import { padCropFlip } from '../data/transforms/geometric';
@@ -12,13 +14,21 @@ export interface Pipelines {
   test: (x: Tensor) => Tensor;
 }
 
+/**
+ * `channelsLast`: hand batches over in channels-last memory order (same shape and values), for a
+ * model converted with `Module.toChannelsLast()`.
+ */
 export function batchPipelines(
   d: { train: { shape: number[] }; mean: number[]; std: number[] },
   augment: boolean,
+  opts: { channelsLast?: boolean } = {},
 ): Pipelines {
   const [, h, w] = d.train.shape;
-  const base: Transform[] = [toFloat(), normalize(d.mean, d.std)];
-  const train = augment ? compose([toFloat(), padCropFlip([h, w], 4), normalize(d.mean, d.std)]) : compose(base);
+  const tail: Transform[] = opts.channelsLast ? [(x) => contiguous(x, { memoryFormat: CHANNELS_LAST })] : [];
+  const base: Transform[] = [toFloat(), normalize(d.mean, d.std), ...tail];
+  const train = augment
+    ? compose([toFloat(), padCropFlip([h, w], 4), normalize(d.mean, d.std), ...tail])
+    : compose(base);
   const test = compose(base);
   const fixed = new AugRng(0);
   return { train, test: (x) => test(x, fixed) };

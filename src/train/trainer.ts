@@ -151,11 +151,17 @@ export function buildModel(
   data: { numClasses: number; train: ImageSet },
 ): models.ClassifierModel {
   const normed = cfg.model.normedLinear === 'auto' ? recipe.normedLinear : cfg.model.normedLinear === 'on';
-  return models.create(cfg.model.name, {
+  const model = models.create(cfg.model.name, {
     numClasses: data.numClasses,
     normedLinear: normed,
     inChannels: data.train.shape[3],
   });
+  // Channels-last is a CPU oneDNN speed-up (same values to rounding, ~3e-7 relative).
+  return usesChannelsLast(cfg) ? model.toChannelsLast() : model;
+}
+
+export function usesChannelsLast(cfg: TrainConfig): boolean {
+  return cfg.train.channelsLast && cfg.device === 'cpu';
 }
 
 /** Evaluates a model on an image set; returns the meter summary. */
@@ -212,7 +218,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
   const run = opts.resume ? RunDir.open(`${cfg.outDir}/${name}`) : RunDir.create(cfg.outDir, name);
 
   const data = opts.data ?? buildTrainData(cfg);
-  const pipes = batchPipelines(data, cfg.train.augment);
+  const pipes = batchPipelines(data, cfg.train.augment, { channelsLast: usesChannelsLast(cfg) });
   const epochs = cfg.train.epochs;
   const bs = cfg.train.batchSize;
 
