@@ -111,9 +111,9 @@ function benchEpoch(images: number, batch = 128) {
   manualSeed(0);
   const rng = new Rng(0);
   const data = {
-    images: Uint8Array.from({ length: images * 32 * 32 * 3 }, () => rng.nextU32() & 255),
+    images: Uint8Array.from({ length: images * 32 * 32 * 3 }, () => rng.int(0, 256)),
     shape: [images, 32, 32, 3] as [number, number, number, number],
-    targets: Int32Array.from({ length: images }, () => rng.int(10)),
+    targets: Int32Array.from({ length: images }, () => rng.int(0, 10)),
   };
   const pipes = batchPipelines({ train: data, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] }, true, {
     channelsLast: CHANNELS_LAST_DEFAULT,

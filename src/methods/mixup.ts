@@ -22,7 +22,7 @@ export function mixupHook(opts: { alpha: number; stages?: Stage[]; name?: string
   const stages = opts.stages ?? ['input'];
   return {
     name: opts.name ?? 'mixup',
-    stage: (rng) => stages[stages.length === 1 ? 0 : rng.int(stages.length)],
+    stage: (rng) => stages[stages.length === 1 ? 0 : rng.int(0, stages.length)],
     apply(z, ctx) {
       const lam = opts.alpha > 0 ? ctx.rng.beta(opts.alpha, opts.alpha) : 1;
       const perm = ctx.rng.permutation(ctx.targetsArray.length);

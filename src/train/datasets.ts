@@ -99,8 +99,9 @@ export function buildTrainData(cfg: TrainConfig): TrainData {
 }
 
 /**
- * A small learnable synthetic set for smoke tests and examples: class c is a fixed random colour
- * pattern plus noise; counts follow the long-tailed profile.
+ * A small learnable synthetic set for smoke tests and examples: class c has its own colour (one
+ * level per channel, spread over [30, 225]) plus pixel noise, so it survives crop/flip augmentation;
+ * counts follow the long-tailed profile.
  */
 function syntheticData(cfg: TrainConfig): TrainData {
   const s = cfg.data.synthetic;
@@ -108,7 +109,9 @@ function syntheticData(cfg: TrainConfig): TrainData {
   const H = s.size;
   const ch = s.channels;
   const rng = new Rng(cfg.seed, 99);
-  const patterns = Array.from({ length: C }, () => Float32Array.from({ length: H * H * ch }, () => rng.random() * 255));
+  // Class colours: evenly spaced levels, shuffled per channel, so classes differ in every channel.
+  const levels = Array.from({ length: ch }, () => rng.permutation(C));
+  const colour = (c: number, k: number) => 30 + (195 * levels[k][c]) / Math.max(1, C - 1);
   // At least 2 images per class, so tiny smoke-test sets keep every class.
   const counts = longTailCounts({ numClasses: C, imgMax: s.imgMax, rho: cfg.data.rho, type: cfg.data.imbType }).map(
     (n) => Math.max(2, n),
@@ -123,7 +126,7 @@ function syntheticData(cfg: TrainConfig): TrainData {
         targets[k] = c;
         const base = k * H * H * ch;
         for (let p = 0; p < H * H * ch; p++) {
-          images[base + p] = Math.max(0, Math.min(255, patterns[c][p] + 60 * rng.normal()));
+          images[base + p] = Math.max(0, Math.min(255, colour(c, p % ch) + 40 * rng.normal()));
         }
       }
     });

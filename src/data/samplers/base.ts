@@ -5,6 +5,7 @@
 // (seed, epoch) — reproducible regardless of call order, and different epochs differ.
 
 import { RandomState, Rng } from '../longtail/numpy-random';
+import { classIndexLists } from '../longtail/subset';
 
 export type { Rng } from '../longtail/numpy-random';
 export { RandomState } from '../longtail/numpy-random';
@@ -22,22 +23,11 @@ export function epochRng(seed: number, epoch: number): RandomState {
   return new RandomState([seed >>> 0, epoch >>> 0]);
 }
 
-/** Per-class lists of dataset indices (ascending). Labels outside [0, numClasses) are ignored. */
+/** Per-class lists of dataset indices (ascending); C inferred from the labels when not given. */
 export function classLists(targets: ArrayLike<number>, numClasses?: number): Int32Array[] {
   let C = numClasses ?? 0;
   if (numClasses === undefined) for (let i = 0; i < targets.length; i++) C = Math.max(C, targets[i] + 1);
-  const sizes = new Int32Array(C);
-  for (let i = 0; i < targets.length; i++) {
-    const t = targets[i];
-    if (t >= 0 && t < C) sizes[t]++;
-  }
-  const lists = Array.from(sizes, (s) => new Int32Array(s));
-  const fill = new Int32Array(C);
-  for (let i = 0; i < targets.length; i++) {
-    const t = targets[i];
-    if (t >= 0 && t < C) lists[t][fill[t]++] = i;
-  }
-  return lists;
+  return classIndexLists(targets, C);
 }
 
 /** Normalized cumulative distribution (last entry exactly 1). */
