@@ -1,6 +1,7 @@
 // Tests for the command line (cli/main.ts): help on every command, exit codes (0 ok, 1 failure,
 // 2 usage/config error), config errors naming dotted keys, `eval` and `predict` on a trained synthetic
 // run, `list`, and `data inspect` (counts + SVG). Most run in-process; a few spawn bin/ltkit.js.
+import { runCli } from './test-util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -8,7 +9,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { PNG } from 'pngjs';
-import { main } from './main';
 import { DATASETS } from '../train/config';
 import { COMPONENTS } from '../methods/recipe';
 
@@ -26,22 +26,7 @@ function repoRoot(): string {
 }
 
 /** Runs the CLI in-process with stdout and stderr captured. */
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => ((stdout += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((stderr += String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = undefined;
-  }
-}
+const cli = (...argv: string[]) => runCli(argv);
 
 /** Spawns `node bin/ltkit.js ...` (a real process: exit code from process.exit). */
 function spawnCli(args: string[], cwd = TMP): { code: number | null; stdout: string; stderr: string } {

@@ -16,7 +16,17 @@ function command(spec: CommandSpec, run: Handler): void {
   commands.push({ spec, run });
 }
 
-const out = (s: string) => process.stdout.write(s + '\n');
+/** Where the CLI writes: the process streams, or capture functions (tests; embedding). */
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+const processIO: CliIO = {
+  stdout: (s) => void process.stdout.write(s),
+  stderr: (s) => void process.stderr.write(s),
+};
+let io: CliIO = processIO;
+const out = (s: string) => io.stdout(s + '\n');
 
 command(
   {
@@ -54,7 +64,8 @@ command(
     }
     if (p.opts.resume && !cfg.name) throw new UsageError('ltkit train --resume needs --name (the run to continue)');
     const { train } = await import('../train/trainer');
-    const r = await train(cfg, { resume: Boolean(p.opts.resume) });
+    const log = cfg.train.progress === 'off' ? () => undefined : (l: string) => io.stderr(l + '\n');
+    const r = await train(cfg, { resume: Boolean(p.opts.resume), log });
     if (p.opts.json) out(JSON.stringify(r, null, 2));
     else {
       const { formatResult } = await import('./format');
@@ -212,7 +223,17 @@ function mainHelp(): string {
   ].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], sinks: CliIO = processIO): Promise<number> {
+  const prev = io;
+  io = sinks;
+  try {
+    return await runCommand(argv);
+  } finally {
+    io = prev;
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     out(mainHelp());
@@ -225,7 +246,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.spec.name === name);
   if (!cmd) {
-    process.stderr.write(`ltkit: unknown command '${name}'\n\n${mainHelp()}\n`);
+    io.stderr(`ltkit: unknown command '${name}'\n\n${mainHelp()}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -238,11 +259,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as Error;
     if (e instanceof UsageError || e instanceof ConfigError || e instanceof RecipeError) {
-      process.stderr.write(`${err.message}\n`);
+      io.stderr(`${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`ltkit ${name}: ${err.message}\n`);
-    if (process.env.LTKIT_DEBUG) process.stderr.write(`${err.stack}\n`);
+    io.stderr(`ltkit ${name}: ${err.message}\n`);
+    if (process.env.LTKIT_DEBUG) io.stderr(`${err.stack}\n`);
     return 1;
   }
 }

@@ -190,3 +190,8 @@ test('presets resolve, carry their dataset/ρ/imbalance/recipe, and their recipe
   assert.equal(resolveConfig(readConfigFile('fmnist-lt')).train.epochs, 12);
   assert.equal(resolveConfig(readConfigFile('fmnist-lt')).data.rho, 100);
 });
+
+test('the trainer refuses a device it cannot train on, naming the key', async () => {
+  const { train } = await import('./trainer');
+  await assert.rejects(train({ device: 'cuda:0', data: { dataset: 'synthetic' } }), /device: 'cuda:0' .*allowed: cpu/);
+});

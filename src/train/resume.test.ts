@@ -2,6 +2,7 @@
 // resumed reaches the same final weights and metrics as one that ran straight through; and a real
 // `node bin/ltkit.js train` killed with SIGKILL after its first checkpoint resumes through the CLI to
 // the same final weights as an uninterrupted run.
+import { runCli } from '../cli/test-util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -9,7 +10,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { loadSafetensors, dispose, memory } from '../engine';
-import { main } from '../cli/main';
 import { train, EpochLog } from './trainer';
 import { resolveConfig, TrainConfigInput } from './config';
 import { buildTrainData } from './datasets';
@@ -151,18 +151,8 @@ test('resume rewrites metric lines past the checkpoint; resuming a finished run 
 
 /** Runs the CLI in-process with output captured. */
 async function cli(argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), out };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = undefined;
-  }
+  const r = await runCli(argv);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 test('SIGKILL a CLI training run after its first checkpoint, resume via the CLI == uninterrupted', async () => {
@@ -248,4 +238,47 @@ test('SIGKILL a CLI training run after its first checkpoint, resume via the CLI 
   const noName = await cli(['train', ...sets, '--resume']);
   assert.equal(noName.code, 2);
   assert.match(noName.out, /--resume needs --name/);
+});
+
+test('Ctrl-C (SIGINT) stops a CLI run between steps: exit 130, status interrupted, resumable', async () => {
+  // Regression: the epoch loop never yielded to the event loop, so SIGINT was handled only after
+  // training had finished.
+  const sets = [
+    'data.dataset=synthetic',
+    'data.synthetic.size=8',
+    'model.name=resnet8',
+    'train.epochs=200',
+    'train.batchSize=8',
+    'train.progress=off',
+    `outDir=${OUT}`,
+  ].flatMap((s) => ['--set', s]);
+  const root = repoRoot();
+  const dir = path.join(OUT, 'sigint');
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'ltkit.js'), 'train', ...sets, '--name', 'sigint'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const stateFile = path.join(dir, 'checkpoints', 'last.state.json');
+  const deadline = Date.now() + 60_000;
+  while (!fs.existsSync(stateFile)) {
+    if (child.exitCode !== null) assert.fail(`exited (${child.exitCode}) before its first checkpoint:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      assert.fail(`no checkpoint within 60 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, out);
+  const run = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  assert.equal(run.status, 'interrupted');
+  assert.ok(run.epochsDone < 200, `stopped early (after ${run.epochsDone} epochs)`);
+  assert.match(out, /interrupt/);
+  const resumed = await cli(['train', ...sets, '--set', 'train.epochs=200', '--name', 'sigint', '--resume']);
+  assert.equal(resumed.code, 0, resumed.out);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).status, 'completed');
 });

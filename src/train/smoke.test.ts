@@ -2,13 +2,13 @@
 // classifier stages run 2 steps end to end through the CLI on tiny synthetic data (exit code, finite
 // losses, run.json, checkpoints); every trainable parameter gets a gradient under each recipe's loss;
 // a training call leaves no live native tensors behind.
+import { runCli } from '../cli/test-util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Tensor, tensor, tidy, memory } from '../engine';
-import { main } from '../cli/main';
 import { resolveConfig, applyOverrides, PRESETS, TrainConfig } from './config';
 import { buildTrainData } from './datasets';
 import { batchPipelines } from './pipelines';
@@ -73,22 +73,7 @@ const BASE = [
 ];
 
 /** Runs the CLI in-process with stdout/stderr captured. */
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => ((stdout += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((stderr += String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = undefined;
-  }
-}
+const cli = (argv: string[]) => runCli(argv);
 
 const setArgs = (sets: string[]) => sets.flatMap((s) => ['--set', s]);
 

@@ -32,7 +32,7 @@ import { AugRng } from '../data/transforms/rng';
 import { Rng } from '../util/rng';
 import { ClassificationMeter } from '../eval/metrics';
 import { headline } from '../eval/headline';
-import { TrainConfig, TrainConfigInput, resolveConfig } from './config';
+import { TrainConfig, TrainConfigInput, resolveConfig, ConfigError } from './config';
 import { buildTrainData, ImageSet, TrainData } from './datasets';
 import { RunDir, gitSha, ltkitVersion } from './run-dir';
 import { batchPipelines, Pipelines } from './pipelines';
@@ -210,6 +210,10 @@ function selectionScore(summary: Record<string, unknown>): number {
  */
 export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const cfg = resolveConfig(input);
+  if (cfg.device !== 'cpu') {
+    // The engine and models take a device; the trainer's batch path is CPU-only until it is tested on a GPU.
+    throw new ConfigError(`device: '${cfg.device}' is not supported by the trainer yet (allowed: cpu)`);
+  }
   if (cfg.threads) setNumThreads(cfg.threads);
   const recipe = parseRecipe({ ...cfg.method }, cfg.data.imbType);
   const log =
@@ -363,6 +367,8 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         correct += nCorrect;
         seen += idx.length;
         cb.onBatchEnd?.(epoch, step, { loss: lossValue, lr });
+        // Let signal handlers (Ctrl-C) and other callbacks run between steps.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         progress.step({ epoch, epochs, step, steps, loss: lossSum / seen, lr, seen, t0 });
       }
       if (interrupted) break;
