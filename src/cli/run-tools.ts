@@ -12,7 +12,15 @@ import type { ClassifierModel } from '../models';
 
 interface RunJson {
   config: TrainConfig;
-  data: { numClasses: number; classNames: string[]; clsNumList: number[] };
+  data: {
+    numClasses: number;
+    classNames: string[];
+    clsNumList: number[];
+    /** [H, W, C] of the training images, and their normalisation. */
+    imageShape: [number, number, number];
+    mean: number[];
+    std: number[];
+  };
 }
 
 function loadRunModel(dir: string, checkpoint: string): { run: RunDir; info: RunJson; model: ClassifierModel } {
@@ -26,10 +34,10 @@ function loadRunModel(dir: string, checkpoint: string): { run: RunDir; info: Run
   }
   const weights = loadSafetensors(file);
   const recipe = parseRecipe({ ...cfg.method }, cfg.data.imbType);
-  const channels = weights['conv1.weight']?.shape[1] ?? 3;
+  const [h, w, channels] = info.data.imageShape;
   const model = buildModel(cfg, recipe, {
     numClasses: info.data.numClasses,
-    train: { images: new Uint8Array(0), shape: [0, 0, 0, channels], targets: new Int32Array(0) },
+    train: { images: new Uint8Array(0), shape: [0, h, w, channels], targets: new Int32Array(0) },
   });
   model.loadStateDict(weights);
   dispose(weights);
@@ -71,12 +79,12 @@ export interface Prediction {
 export function predictImages(dir: string, files: string[], o: { checkpoint: string; top: number }): Prediction[] {
   const { info, model } = loadRunModel(dir, o.checkpoint);
   const cfg = resolveConfig(info.config);
-  const channels = model.stateDictShapes()['conv1.weight']?.[1] ?? 3;
-  const size = cfg.data.dataset === 'synthetic' ? cfg.data.synthetic.size : cfg.data.dataset === 'fmnist-lt' ? 28 : 32;
-  const meanStd = buildMeanStd(cfg.data.dataset, channels);
-  const pipes = batchPipelines({ train: { shape: [0, size, size, channels] }, ...meanStd }, false, {
-    channelsLast: usesChannelsLast(cfg),
-  });
+  const [size, , channels] = info.data.imageShape;
+  const pipes = batchPipelines(
+    { train: { shape: [0, ...info.data.imageShape] }, mean: info.data.mean, std: info.data.std },
+    false,
+    { channelsLast: usesChannelsLast(cfg) },
+  );
   const k = Math.max(1, Math.min(o.top, info.data.numClasses));
   return files.map((file) => {
     const img = readImageFile(file);
@@ -96,20 +104,6 @@ export function predictImages(dir: string, files: string[], o: { checkpoint: str
       }),
     );
   });
-}
-
-function buildMeanStd(dataset: string, channels: number): { mean: number[]; std: number[] } {
-  const table: Record<string, { mean: number[]; std: number[] }> = {
-    'cifar10-lt': { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] },
-    'cifar100-lt': { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
-    'fmnist-lt': { mean: [0.286], std: [0.353] },
-  };
-  return (
-    table[dataset] ?? {
-      mean: new Array(channels).fill(0.5),
-      std: new Array(channels).fill(dataset === 'synthetic' ? 0.25 : 0.5),
-    }
-  );
 }
 
 /** Nearest-neighbour resize to size×size and conversion to `channels` (gray ↔ RGB). */

@@ -272,6 +272,10 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         valSize: data.val?.targets.length ?? 0,
         testSize: data.test.targets.length,
         subsetHash: data.subset.hash,
+        // What eval/predict need to rebuild the input pipeline from the run alone.
+        imageShape: data.train.shape.slice(1),
+        mean: data.mean,
+        std: data.std,
       },
       versions: {
         ltkit: ltkitVersion(),

@@ -1,7 +1,7 @@
 // In-memory fixed-size image set (used by the CIFAR, SVHN and IDX loaders). Stores one contiguous
 // uint8 buffer in either NHWC order or MATLAB column-major (H,W,C,N) order — the latter is gathered
 // into HWC on demand so multi-GB SVHN arrays are never duplicated.
-import { checkIndex, checkTargets, DataFormatError, ImageSource, RawImage, RawImages } from './types';
+import { checkIndex, checkLabels, DataFormatError, ImageSource, RawImage, RawImages } from './types';
 
 export type DenseLayout = 'nhwc' | 'colmajor-hwcn';
 
@@ -37,13 +37,7 @@ export class DenseImageSource implements ImageSource {
         `image buffer has ${init.data.length} bytes, expected ${n} x ${h}x${w}x${c} = ${n * per}`,
       );
     }
-    if (init.classNames && init.classNames.length !== init.numClasses) {
-      throw new DataFormatError(
-        init.file,
-        `class count mismatch: ${init.classNames.length} class names for ${init.numClasses} classes`,
-      );
-    }
-    checkTargets(init.file, init.targets, init.numClasses);
+    checkLabels(init.file, init.targets, init.numClasses, init.classNames);
     this.name = init.name;
     this.length = n;
     this.numClasses = init.numClasses;

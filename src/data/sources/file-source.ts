@@ -2,7 +2,7 @@
 // Images are decoded on access (see image-decode.ts); labels and paths are validated at load time.
 import * as fs from 'fs';
 import { readImageFile } from './image-decode';
-import { checkIndex, checkTargets, DataFormatError, ImageSource, RawImage, RawImages } from './types';
+import { checkIndex, checkLabels, checkTargets, DataFormatError, ImageSource, RawImage, RawImages } from './types';
 
 export interface FileSourceInit {
   name: string;
@@ -30,13 +30,7 @@ export class FileImageSource implements ImageSource {
     if (init.paths.length !== init.targets.length) {
       throw new DataFormatError(init.file, `${init.paths.length} paths but ${init.targets.length} labels`);
     }
-    if (init.classNames && init.classNames.length !== init.numClasses) {
-      throw new DataFormatError(
-        init.file,
-        `class count mismatch: ${init.classNames.length} class names for ${init.numClasses} classes`,
-      );
-    }
-    checkTargets(init.file, init.targets, init.numClasses);
+    checkLabels(init.file, init.targets, init.numClasses, init.classNames);
     this.name = init.name;
     this.length = init.paths.length;
     this.numClasses = init.numClasses;

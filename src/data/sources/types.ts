@@ -56,3 +56,11 @@ export function checkIndex(name: string, i: number, length: number): void {
     throw new RangeError(`${name}: image index ${i} out of range [0, ${length})`);
   }
 }
+
+/** Labels in range, and class names (when given) one per class; errors name the file. */
+export function checkLabels(file: string, targets: ArrayLike<number>, numClasses: number, classNames?: string[]): void {
+  if (classNames && classNames.length !== numClasses) {
+    throw new DataFormatError(file, `class count mismatch: ${classNames.length} class names for ${numClasses} classes`);
+  }
+  checkTargets(file, targets, numClasses);
+}
