@@ -3,11 +3,13 @@
 //   1. ResNet-32 train step (batch 128, 3×32×32, CE, SGD momentum 0.9, wd 2e-4) and eval forward;
 //   2. CIFAR train augmentation (pad-crop + flip + normalize) and its share of a train step;
 //   3. one epoch of ResNet-32 on a CIFAR-10-LT-sized set (12,406 synthetic 32×32×3 images) with
-//      augmentation, against torchvision transforms + DataLoader(num_workers=2).
+//      augmentation, through ltkit's training core (the loop, the classification task, the DataLoader), against
+//      torchvision transforms + DataLoader(num_workers=2).
 // Figures move ±20% with machine load: compare only ratios from one run on an idle machine.
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
-import { tensor, tidy, noGrad, manualSeed, setNumThreads, randn, randint, runtimeInfo } from '../src/engine';
+import { tidy, noGrad, manualSeed, setNumThreads, randn, randint, runtimeInfo } from '../src/engine';
 import { contiguous, crossEntropyLoss } from '../src/engine/ops.generated';
 import { CHANNELS_LAST } from '../src/nn/module';
 import { resolveConfig } from '../src/train/config';
@@ -15,9 +17,12 @@ import { create as createModel } from '../src/models';
 import { SGD } from '../src/optim';
 import { benchAugmentation } from '../src/data/transforms/bench';
 import { InstanceSampler } from '../src/data/samplers';
-import { AugRng } from '../src/data/transforms/rng';
+import { DataLoader, InMemorySource } from '../src/data/loader';
+import { buildPlan, parseRecipe } from '../src/methods';
 import { batchPipelines } from '../src/train/pipelines';
-import { gatherImages } from '../src/train/trainer';
+import { supervisedStage } from '../src/train/classification';
+import { runStage } from '../src/train/loop';
+import { lrSchedule } from '../src/train/hooks';
 import { Rng } from '../src/util/rng';
 
 // ltkit is measured as its trainer runs by default (train.channelsLast); PyTorch with its defaults.
@@ -107,7 +112,8 @@ function benchStep(steps: number, batch = 128) {
   };
 }
 
-function benchEpoch(images: number, batch = 128) {
+/** One epoch through the training core, as `ltkit train` runs it (no evaluation, no files). */
+async function benchEpoch(images: number, batch = 128) {
   manualSeed(0);
   const rng = new Rng(0);
   const data = {
@@ -115,40 +121,55 @@ function benchEpoch(images: number, batch = 128) {
     shape: [images, 32, 32, 3] as [number, number, number, number],
     targets: Int32Array.from({ length: images }, () => rng.int(0, 10)),
   };
-  const pipes = batchPipelines({ train: data, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] }, true, {
-    channelsLast: CHANNELS_LAST_DEFAULT,
+  const clsNumList = Array.from({ length: 10 }, (_, c) => data.targets.filter((t) => t === c).length);
+  const cfg = resolveConfig({
+    train: { epochs: 1, batchSize: batch, channelsLast: CHANNELS_LAST_DEFAULT },
+    schedule: { warmupEpochs: 0 },
   });
+  const plan = buildPlan(parseRecipe('ce'), { settings: cfg, clsNumList, numClasses: 10 });
+  const input = {
+    imageShape: [32, 32, 3] as [number, number, number],
+    mean: [0.4914, 0.4822, 0.4465],
+    std: [0.2023, 0.1994, 0.201],
+  };
+  const pipes = batchPipelines(input, true, { channelsLast: CHANNELS_LAST_DEFAULT });
   const model = createModel('resnet32', { numClasses: 10 });
   if (CHANNELS_LAST_DEFAULT) model.toChannelsLast();
-  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
-  model.train();
-  const order = new InstanceSampler(images, 0).epochIndices(0);
-  const aug = new AugRng(0, 0);
+  const sampler = new InstanceSampler(images, 0);
+  const loader = new DataLoader(new InMemorySource(data), {
+    sampler,
+    batchSize: batch,
+    transform: pipes.train,
+    seed: 0,
+  });
+  const stage = supervisedStage(cfg, { model, plan, sampler, loader, clsNumList, evaluate: () => null });
   const t0 = performance.now();
-  let steps = 0;
-  for (let s = 0; s < order.length; s += batch, steps++) {
-    const idx = order.subarray(s, Math.min(order.length, s + batch));
-    tidy(() => {
-      const x = pipes.train(gatherImages(data, idx), aug.fork(steps));
-      const y = tensor(
-        Int32Array.from(idx, (i) => data.targets[i]),
-        [idx.length],
-        'int64',
-      );
-      const loss = crossEntropyLoss(model.forward(x), y);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
-  }
-  return { epochSeconds: (performance.now() - t0) / 1000, steps, images };
+  await runStage(stage, { stageIndex: 0, from: 0, seed: 0, hooks: [lrSchedule()], control: { stopRequested: false } });
+  const epochSeconds = (performance.now() - t0) / 1000;
+  stage.dispose();
+  model.dispose();
+  return { epochSeconds, steps: loader.numBatches(0), images };
 }
 
-function main(): void {
+/** The CPU this ran on: model name and the vector-extension flags that decide oneDNN's kernels. */
+function cpuInfo(): { model: string; flags: string[] } {
+  try {
+    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const model = /model name\s*:\s*(.*)/.exec(text)?.[1] ?? 'unknown';
+    const all = new Set((/flags\s*:\s*(.*)/.exec(text)?.[1] ?? '').split(/\s+/));
+    return { model, flags: ['avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'].filter((f) => all.has(f)) };
+  } catch {
+    return { model: 'unknown', flags: [] };
+  }
+}
+
+async function main(): Promise<void> {
   setNumThreads(threads);
   const rt = runtimeInfo();
+  const cpu = cpuInfo();
   const steps = quick ? 4 : 10;
   say(`ltkit bench: libtorch ${rt.torchVersion}, ${threads} threads, Node ${process.version}`);
+  say(`CPU: ${cpu.model}; flags: ${cpu.flags.join(' ') || 'none of avx2/avx512f/avx512_bf16/amx_bf16'}`);
   say(
     `ltkit memory order: ${CHANNELS_LAST_DEFAULT ? 'channels-last (trainer default; --nchw for NCHW)' : 'NCHW'}; PyTorch: its default NCHW`,
   );
@@ -157,6 +178,7 @@ function main(): void {
     libtorch: rt.torchVersion,
     node: process.version,
     ltkitChannelsLast: CHANNELS_LAST_DEFAULT,
+    cpu,
   };
 
   const lt = benchStep(steps);
@@ -191,12 +213,12 @@ function main(): void {
 
   if (!skipEpoch) {
     const images = quick ? 2048 : 12406;
-    const le = benchEpoch(images);
+    const le = await benchEpoch(images);
     const pe = python('epoch', ['--images', String(images), '--workers', '2']);
     const ratio = 'error' in pe ? null : le.epochSeconds / Number(pe.epochSeconds);
     result.epoch = { ltkit: le, pytorch: pe, ratio };
     say(`\nOne epoch, ResNet-32, ${images} synthetic CIFAR-sized images with augmentation:`);
-    say(`  ltkit   ${le.epochSeconds.toFixed(1)} s (${le.steps} steps)`);
+    say(`  ltkit   ${le.epochSeconds.toFixed(1)} s (${le.steps} steps, training core)`);
     if ('error' in pe) say(`  pytorch ${pe.error}`);
     else {
       say(`  pytorch ${Number(pe.epochSeconds).toFixed(1)} s (torchvision transforms, DataLoader num_workers=2)`);
@@ -206,4 +228,7 @@ function main(): void {
   if (asJson) process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-main();
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -111,6 +111,14 @@ if [ $need_build = 1 ]; then
 fi
 
 # ------------------------------------------------------------- TypeScript
+# Compiled files whose TypeScript source is gone (a deleted or renamed module) would still load, and a
+# stale *.test.js would still run: remove them.
+if [ -d dist ]; then
+  while IFS= read -r js; do
+    src=${js#dist/}
+    [ -e "${src%.js}.ts" ] || rm -f "$js" "${js%.js}.d.ts" "$js.map"
+  done < <(find dist -name '*.js')
+fi
 ts_stamp=dist/.tsbuildinfo
 need_tsc=0
 [ -e "$ts_stamp" ] || need_tsc=1

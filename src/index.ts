@@ -10,13 +10,27 @@ export * as losses from './losses';
 export * as data from './data';
 export * as methods from './methods';
 export * as evaluation from './eval';
-export { train, evaluate } from './train/trainer';
-export type { TrainResult, TrainOptions, Callbacks, EpochLog } from './train/trainer';
-export { resolveConfig, applyOverrides, readConfigFile, PRESETS, ConfigError } from './train/config';
+export { train, savedConfig } from './train/trainer';
+export type { TrainResult, TrainOptions, Callbacks } from './train/trainer';
+export { runStage, epochSeed } from './train/loop';
+export type { Hook, EpochLog, StepInfo, StepEnd, LoopControl, StageSummary } from './train/loop';
+export * as hooks from './train/hooks';
+export { ClassificationTask, supervisedStage, evaluateModel, extractFeatures, batchLoss } from './train/classification';
+export { batchPipelines } from './train/pipelines';
+export type { InputSpec, Pipelines } from './train/pipelines';
+export { loadRunModel, buildModel } from './train/run-model';
+export type { LoadedRun, RunCheckpoint } from './train/run-model';
+export { RunDir } from './train/run-dir';
+export type { RunJson, RunState, MetricsLine, FinalMetrics } from './train/run-dir';
+export { resolveConfig, applyOverrides, readConfigFile, resumeConfig, PRESETS } from './train/config';
 export type { TrainConfig, TrainConfigInput } from './train/config';
+export { ConfigError, RecipeError } from './core/errors';
+export type { Task, TrainingStage, StepOutput, EpochContext, BatchStream, Optimizer } from './core/task';
+export { localContext } from './core/context';
+export type { ExecContext } from './core/context';
 export { Rng } from './util/rng';
 
 import { cbWeights } from './data/samplers/cb-weights';
-import { classWeightsAt, samplingAt, deferEpoch } from './methods/rules';
-/** Re-balancing helpers: CB weights (Cui et al. 2019) and the DRW / DRS schedule of SPEC §3. */
-export const rebalance = { cbWeights, classWeightsAt, samplingAt, deferEpoch };
+import { deferredSwitchEpoch } from './data/samplers/deferred';
+/** Re-balancing helpers: CB weights (Cui et al. 2019) and the deferral epoch of DRW / DRS (SPEC §3). */
+export const rebalance = { cbWeights, deferredSwitchEpoch };

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { PNG } from 'pngjs';
 import { DATASETS } from '../train/config';
-import { COMPONENTS } from '../methods/recipe';
+import { components } from '../methods';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-cli-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
@@ -35,7 +35,7 @@ function spawnCli(args: string[], cwd = TMP): { code: number | null; stdout: str
 }
 
 const OPTIONS: Record<string, string[]> = {
-  train: ['--config', '--set', '--name', '--resume', '--print-config', '--json'],
+  train: ['--config', '--set', '--name', '--resume', '--overwrite', '--print-config', '--json'],
   eval: ['--run', '--checkpoint', '--data', '--root', '--json'],
   predict: ['--run', '--checkpoint', '--top', '--json'],
   list: [],
@@ -120,7 +120,7 @@ test('train: config errors exit 2 naming the dotted key and the allowed values',
     'never2',
   );
   assert.equal(un.code, 2);
-  for (const c of COMPONENTS) assert.ok(un.stderr.includes(c.name));
+  for (const c of components()) assert.ok(un.stderr.includes(c.name));
   const kv = await cli(...base, '--set', 'train.epochs');
   assert.equal(kv.code, 2);
   assert.match(kv.stderr, /expected key=value/);
@@ -203,23 +203,32 @@ test('eval and predict on a trained synthetic run', async () => {
 
   const e = await cli('eval', '--run', run);
   assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /^model: final model: 'train'\n/);
   assert.match(e.stdout, /top-1 \d+\.\d+%.*balanced.*few/);
-  const ej = await cli('eval', '--run', run, '--checkpoint', 'last', '--json');
+  const ej = await cli('eval', '--run', run, '--checkpoint', 'final', '--json');
   assert.equal(ej.code, 0, ej.stderr);
-  const s = JSON.parse(ej.stdout);
+  const s = JSON.parse(ej.stdout).summary;
   assert.equal(s.numSamples, 16);
   assert.equal(s.numClasses, 4);
   assert.ok(s.top1 >= 0 && s.top1 <= 1);
-  // Evaluating the last checkpoint reproduces the last epoch's test metrics in metrics.jsonl.
+  // Evaluating the final model reproduces the last epoch's test metrics in metrics.jsonl.
   const lines = fs
     .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l));
+    .map((l) => JSON.parse(l))
+    .filter((l) => l.type === 'epoch');
   assert.deepEqual(s.confusion, lines[lines.length - 1].test.confusion);
+  // The best epoch's weights, and what they are.
+  const eb = await cli('eval', '--run', run, '--checkpoint', 'best', '--json');
+  assert.equal(eb.code, 0, eb.stderr);
+  const best = JSON.parse(eb.stdout);
+  assert.match(best.model, /^best epoch \d of 'train'$/);
+  const bestEpoch = Number(/best epoch (\d)/.exec(best.model)?.[1]) - 1;
+  assert.deepEqual(best.summary.confusion, lines[bestEpoch].test.confusion, 'best = that epoch');
   const missing = await cli('eval', '--run', run, '--checkpoint', 'nope');
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /no checkpoint 'nope'.*have: .*last\.safetensors/);
+  assert.match(missing.stderr, /--checkpoint must be 'final' or 'best', got 'nope'/);
   const notRun = await cli('eval', '--run', TMP);
   assert.equal(notRun.code, 1);
   assert.match(notRun.stderr, /not an ltkit run directory/);
@@ -232,7 +241,8 @@ test('eval and predict on a trained synthetic run', async () => {
   writePng(gray, 5, 9, 0);
   const p = await cli('predict', '--run', run, rgb, '--json');
   assert.equal(p.code, 0, p.stderr);
-  const preds = JSON.parse(p.stdout);
+  assert.match(JSON.parse(p.stdout).model, /^final model: 'train'$/);
+  const preds = JSON.parse(p.stdout).predictions;
   assert.equal(preds.length, 1);
   assert.equal(preds[0].file, rgb);
   assert.equal(preds[0].top.length, 1);
@@ -241,9 +251,9 @@ test('eval and predict on a trained synthetic run', async () => {
   assert.equal(top.className, `class${top.classIndex}`);
   assert.ok(top.probability > 0 && top.probability <= 1);
 
-  const p3 = await cli('predict', '--run', run, '--top', '3', '--checkpoint', 'last', '--json', rgb, rgba, gray);
+  const p3 = await cli('predict', '--run', run, '--top', '3', '--checkpoint', 'best', '--json', rgb, rgba, gray);
   assert.equal(p3.code, 0, p3.stderr);
-  const all = JSON.parse(p3.stdout);
+  const all = JSON.parse(p3.stdout).predictions;
   assert.deepEqual(
     all.map((r: { file: string }) => r.file),
     [rgb, rgba, gray],
@@ -257,19 +267,21 @@ test('eval and predict on a trained synthetic run', async () => {
   }
   // --top beyond the class count is clamped.
   const p9 = await cli('predict', '--run', run, '--top', '9', '--json', rgb);
-  assert.equal(JSON.parse(p9.stdout)[0].top.length, 4);
+  assert.equal(JSON.parse(p9.stdout).predictions[0].top.length, 4);
   const txt = await cli('predict', '--run', run, rgb);
   assert.equal(txt.code, 0);
   assert.match(txt.stdout, /img\.png: class\d \(\d+\.\d%\)/);
   assert.equal((await cli('predict', '--run', run)).code, 2, 'no image given');
-  const bad = await cli('predict', '--run', run, path.join(TMP, 'nothere.png'));
+  // An unreadable file is reported; the others are still classified (exit code 1).
+  const bad = await cli('predict', '--run', run, path.join(TMP, 'nothere.png'), rgb);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /nothere\.png/);
+  assert.match(bad.stderr, /nothere\.png: error: /);
+  assert.match(bad.stdout, /img\.png: class\d \(\d+\.\d%\)/);
 
   // The same through a spawned binary.
   const sp = spawnCli(['predict', '--run', run, rgb, '--json']);
   assert.equal(sp.code, 0, sp.stderr);
-  assert.deepEqual(JSON.parse(sp.stdout)[0].top[0].classIndex, top.classIndex);
+  assert.deepEqual(JSON.parse(sp.stdout).predictions[0].top[0].classIndex, top.classIndex);
 });
 
 test('list shows models, losses, methods, datasets, rules and presets', async () => {
@@ -280,7 +292,7 @@ test('list shows models, losses, methods, datasets, rules and presets', async ()
   for (const m of ['resnet8', 'resnet32']) assert.match(r.stdout, new RegExp(`\\n  ${m} `));
   for (const l of ['ce', 'focal', 'ldam', 'balanced-softmax', 'logit-adjusted'])
     assert.match(r.stdout, new RegExp(`\\n  ${l} `));
-  for (const c of COMPONENTS) assert.ok(r.stdout.includes(`  ${c.name}`), `lists ${c.name}`);
+  for (const c of components()) assert.ok(r.stdout.includes(`  ${c.name}`), `lists ${c.name}`);
   for (const d of DATASETS) assert.ok(r.stdout.includes(d));
   assert.ok(r.stdout.includes('cifar10-lt-exp100-ldam+drw'));
   const only = await cli('list', 'losses');

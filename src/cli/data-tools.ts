@@ -1,7 +1,8 @@
 // `ltkit data download` and `ltkit data inspect`.
 import * as fs from 'fs';
 import { download, formatProgress } from '../data/download';
-import { presetCounts, shotGroups, renderCountsSvg, imbalanceRatio, LONG_TAIL_PRESETS } from '../data/longtail';
+import { shotGroups, renderCountsSvg, imbalanceRatio } from '../data/longtail';
+import { catalogEntry, catalogCounts } from '../data/catalog';
 
 export async function downloadCommand(name: string, root: string): Promise<void> {
   let last = 0;
@@ -19,27 +20,18 @@ export async function downloadCommand(name: string, root: string): Promise<void>
   process.stdout.write(`${name}: ready in ${dir}\n`);
 }
 
-const INSPECT_ALIASES: Record<string, keyof typeof LONG_TAIL_PRESETS> = {
-  cifar10: 'cifar10',
-  'cifar10-lt': 'cifar10',
-  cifar100: 'cifar100',
-  'cifar100-lt': 'cifar100',
-  svhn: 'svhn',
-  'svhn-lt': 'svhn',
-  fmnist: 'fmnist',
-  'fmnist-lt': 'fmnist',
-  'fashion-mnist': 'fmnist',
-};
-
 export function inspectCommand(
   dataset: string,
   o: { rho: number; imb: string; svg?: string; imgMax?: number },
 ): string {
-  const key = INSPECT_ALIASES[dataset];
-  if (!key)
-    throw new Error(`ltkit data inspect: unknown dataset '${dataset}' (${Object.keys(INSPECT_ALIASES).join(', ')})`);
+  let entry;
+  try {
+    entry = catalogEntry(dataset);
+  } catch (e) {
+    throw new Error(`ltkit data inspect: ${(e as Error).message}`);
+  }
   if (o.imb !== 'exp' && o.imb !== 'step') throw new Error(`--imb must be exp or step, got '${o.imb}'`);
-  let counts = presetCounts(key, o.rho, o.imb);
+  let counts = catalogCounts(entry.name, o.rho, o.imb);
   if (o.imgMax !== undefined) {
     const scale = o.imgMax / Math.max(...counts);
     counts = counts.map((c) => Math.floor(c * scale));
@@ -52,7 +44,7 @@ export function inspectCommand(
     ...counts.map((c, i) => `${String(i).padStart(5)}  ${String(c).padStart(5)}  ${g.byClass[i]}`),
     `many (>100): ${g.many.length} classes, medium (20-100): ${g.medium.length}, few (<20): ${g.few.length}`,
   ];
-  const svgPath = o.svg ?? `${key}-lt-${o.imb}${o.rho}.svg`;
+  const svgPath = o.svg ?? `${entry.name}-${o.imb}${o.rho}.svg`;
   fs.writeFileSync(
     svgPath,
     renderCountsSvg(counts, { title: `${dataset} ${o.imb} rho=${o.rho}`, logScale: o.imb === 'exp' }),

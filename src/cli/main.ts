@@ -2,8 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CommandSpec, helpText, parseArgs, Parsed, UsageError } from './args';
-import { ConfigError } from '../train/config';
-import { RecipeError } from '../methods/recipe';
+import { ConfigError, RecipeError } from '../core/errors';
 
 type Handler = (p: Parsed) => Promise<void> | void;
 interface Command {
@@ -32,40 +31,57 @@ command(
   {
     name: 'train',
     summary: 'train a classifier on long-tailed data with any recipe',
-    usage: 'ltkit train [--config FILE|PRESET] [--set key=value ...] [--name NAME] [--resume]',
+    usage: 'ltkit train [--config FILE|PRESET] [--set key=value ...] [--name NAME] [--resume | --overwrite]',
     details:
       'The config is JSON or YAML (or a preset name from `ltkit list presets`); --set overrides dotted keys,\n' +
       'e.g. --set method.recipe=ldam+drw --set train.epochs=30. The run directory (runs/<name>/) gets run.json,\n' +
-      'metrics.jsonl and atomic checkpoints; --resume continues a killed run from its last completed epoch.\n' +
-      'Ctrl-C stops after the current step; the last completed epoch stays checkpointed.',
+      'metrics.jsonl, final-metrics.json and crash-consistent checkpoints. A run is a sequence of stages: the\n' +
+      "main training, then any the recipe adds (crt, tau-norm, lws). An existing run's name is refused unless\n" +
+      '--resume (continue it from its last checkpoint, with the configuration in its run.json; only\n' +
+      'train.progress, train.checkpointEvery and threads may change) or --overwrite (replace it).\n' +
+      'Ctrl-C stops after the current step; the last checkpoint stays. Paths may start with ~.',
     options: [
       { name: 'config', type: 'string', help: 'config file (JSON/YAML) or preset name', metavar: 'FILE' },
       { name: 'set', type: 'string', repeat: true, help: 'override a dotted key (repeatable)', metavar: 'K=V' },
       { name: 'name', type: 'string', help: 'run name (folder under outDir)' },
-      { name: 'resume', type: 'boolean', help: 'continue the named run from its last checkpoint' },
+      { name: 'resume', type: 'boolean', help: 'continue the named run with its own configuration' },
+      { name: 'overwrite', type: 'boolean', help: 'replace an existing run of the same name' },
       { name: 'print-config', type: 'boolean', help: 'print the resolved config and exit' },
       { name: 'json', type: 'boolean', help: 'print the result as JSON' },
     ],
     examples: [
-      'ltkit train --config fmnist-lt --set method.recipe=mfw+drw',
+      'ltkit train --config fmnist-lt --set method.recipe=mfw+drw --name fmnist-mfw',
       'ltkit train --config cifar10-lt-exp100-ldam+drw --set data.root=~/data/cifar10',
-      'ltkit train --name myrun --resume --config my.yaml',
+      'ltkit train --name fmnist-mfw --resume',
     ],
   },
   async (p) => {
     const { readConfigFile, applyOverrides, resolveConfig } = await import('../train/config');
-    const raw = p.opts.config ? readConfigFile(String(p.opts.config)) : {};
-    applyOverrides(raw, (p.opts.set as string[] | undefined) ?? []);
-    if (p.opts.name) raw.name = p.opts.name;
-    const cfg = resolveConfig(raw, p.opts.config ? String(p.opts.config) : 'config');
+    const sets = (p.opts.set as string[] | undefined) ?? [];
+    const source = p.opts.config ? String(p.opts.config) : 'config';
+    const request = (base: Record<string, unknown>) => {
+      applyOverrides(base, sets);
+      if (p.opts.name) base.name = p.opts.name;
+      return base;
+    };
+    if (p.opts.resume && p.opts.overwrite)
+      throw new UsageError('ltkit train: --resume and --overwrite exclude each other');
+    if (p.opts.resume && !p.opts.name) throw new UsageError('ltkit train --resume needs --name (the run to continue)');
+    let raw = request(p.opts.config ? readConfigFile(String(p.opts.config)) : {});
+    if (p.opts.resume && !p.opts.config) {
+      // Resume from the run's own configuration; --set may change only what cannot change the result.
+      const { savedConfig } = await import('../train/trainer');
+      const first = resolveConfig(raw, source);
+      raw = request(structuredClone(savedConfig(first.outDir, first.name as string)) as Record<string, unknown>);
+    }
+    const cfg = resolveConfig(raw, source);
     if (p.opts['print-config']) {
       out(JSON.stringify(cfg, null, 2));
       return;
     }
-    if (p.opts.resume && !cfg.name) throw new UsageError('ltkit train --resume needs --name (the run to continue)');
     const { train } = await import('../train/trainer');
     const log = cfg.train.progress === 'off' ? () => undefined : (l: string) => io.stderr(l + '\n');
-    const r = await train(cfg, { resume: Boolean(p.opts.resume), log });
+    const r = await train(cfg, { resume: Boolean(p.opts.resume), overwrite: Boolean(p.opts.overwrite), log });
     if (p.opts.json) out(JSON.stringify(r, null, 2));
     else {
       const { formatResult } = await import('./format');
@@ -78,27 +94,31 @@ command(
 command(
   {
     name: 'eval',
-    summary: "evaluate a run's checkpoint on its test set (or another data set)",
-    usage: 'ltkit eval --run DIR [--checkpoint best|last] [--data DATASET] [--root DIR] [--json]',
+    summary: "evaluate a run's model on its test set (or another data set)",
+    usage: 'ltkit eval --run DIR [--checkpoint final|best] [--data DATASET] [--root DIR] [--json]',
+    details:
+      "final: the run's final model, every stage of its recipe applied (a cRT head, τ-norm's chosen τ, LWS\n" +
+      'scales). best: the selected epoch of the main training (by validation top-1, else test top-1), before any\n' +
+      'later stage. The first line says which weights were used.',
     options: [
       { name: 'run', type: 'string', help: 'run directory', metavar: 'DIR' },
-      { name: 'checkpoint', type: 'string', help: 'which weights', default: 'best' },
-      { name: 'data', type: 'string', help: "evaluate on this dataset's test split instead (same classes)" },
-      { name: 'root', type: 'string', help: 'dataset folder for --data' },
+      { name: 'checkpoint', type: 'string', help: 'which weights: final or best', default: 'final' },
+      { name: 'data', type: 'string', help: "evaluate on this data source's test split instead (same classes)" },
+      { name: 'root', type: 'string', help: 'data folder for --data' },
       { name: 'json', type: 'boolean', help: 'print JSON' },
     ],
-    examples: ['ltkit eval --run runs/fmnist-ce', 'ltkit eval --run runs/x --checkpoint last --json'],
+    examples: ['ltkit eval --run runs/fmnist-ce', 'ltkit eval --run runs/x --checkpoint best --json'],
   },
   async (p) => {
     if (!p.opts.run) throw new UsageError('ltkit eval: --run DIR is required');
     const { evalRun } = await import('./run-tools');
-    const s = evalRun(String(p.opts.run), {
+    const r = evalRun(String(p.opts.run), {
       checkpoint: String(p.opts.checkpoint),
       dataset: p.opts.data as string | undefined,
       root: p.opts.root as string | undefined,
     });
     const { formatSummary } = await import('./format');
-    out(p.opts.json ? JSON.stringify(s, null, 2) : formatSummary(s));
+    out(p.opts.json ? JSON.stringify(r, null, 2) : `model: ${r.model}\n${formatSummary(r.summary)}`);
   },
 );
 
@@ -106,11 +126,13 @@ command(
   {
     name: 'predict',
     summary: 'classify image files with a trained run',
-    usage: 'ltkit predict --run DIR [--top K] [--json] IMAGE...',
-    details: "Images (PNG or JPEG) are resized to the run's input size and converted to its channel count.",
+    usage: 'ltkit predict --run DIR [--checkpoint final|best] [--top K] [--json] IMAGE...',
+    details:
+      "Images (PNG or JPEG) are resized to the run's input size and converted to its channel count. A file that\n" +
+      'cannot be read is reported (exit code 1) and the others are still classified.',
     options: [
       { name: 'run', type: 'string', help: 'run directory', metavar: 'DIR' },
-      { name: 'checkpoint', type: 'string', help: 'which weights', default: 'best' },
+      { name: 'checkpoint', type: 'string', help: 'which weights: final or best', default: 'final' },
       { name: 'top', type: 'number', help: 'classes per image', default: 1 },
       { name: 'json', type: 'boolean', help: 'print JSON' },
     ],
@@ -120,14 +142,19 @@ command(
     if (!p.opts.run) throw new UsageError('ltkit predict: --run DIR is required');
     if (p.positionals.length === 0) throw new UsageError('ltkit predict: give at least one image file');
     const { predictImages } = await import('./run-tools');
-    const preds = predictImages(String(p.opts.run), p.positionals, {
+    const r = predictImages(String(p.opts.run), p.positionals, {
       checkpoint: String(p.opts.checkpoint),
       top: Number(p.opts.top),
     });
-    if (p.opts.json) out(JSON.stringify(preds, null, 2));
-    else
-      for (const r of preds)
-        out(`${r.file}: ${r.top.map((t) => `${t.className} (${(100 * t.probability).toFixed(1)}%)`).join(', ')}`);
+    if (p.opts.json) out(JSON.stringify(r, null, 2));
+    else {
+      io.stderr(`model: ${r.model}\n`);
+      for (const x of r.predictions) {
+        if (x.error) io.stderr(`${x.file}: error: ${x.error}\n`);
+        else out(`${x.file}: ${x.top.map((t) => `${t.className} (${(100 * t.probability).toFixed(1)}%)`).join(', ')}`);
+      }
+    }
+    if (r.predictions.some((x) => x.error)) process.exitCode = 1;
   },
 );
 
@@ -225,11 +252,16 @@ function mainHelp(): string {
 
 export async function main(argv: string[], sinks: CliIO = processIO): Promise<number> {
   const prev = io;
+  // A command reports its own exit code through process.exitCode; start it clean so an embedding process's
+  // code (a test runner's, after a failed test) is neither read nor lost.
+  const prevCode = process.exitCode;
+  process.exitCode = undefined;
   io = sinks;
   try {
     return await runCommand(argv);
   } finally {
     io = prev;
+    if (sinks !== processIO) process.exitCode = prevCode;
   }
 }
 

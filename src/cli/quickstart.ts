@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { train, TrainResult } from '../train/trainer';
 import { resolveConfig } from '../train/config';
-import { buildTrainData } from '../train/datasets';
+import { buildTrainData } from '../data/train-data';
 import { compareRuns } from '../eval/table';
 import type { ClassificationSummary } from '../eval/metrics';
 
@@ -33,7 +33,8 @@ export async function quickstart(o: QuickstartOptions): Promise<{ dir: string; r
     });
   const log = (l: string) => process.stderr.write(l + '\n');
   log(`[quickstart] FMNIST-LT rho=100: ${o.model}, ${o.epochs} epochs each: 'ce' vs '${o.method}'`);
-  const data = buildTrainData(base('ce'));
+  const first = base('ce');
+  const data = buildTrainData(first.data, first.seed);
   log(`[quickstart] train counts per class: ${data.clsNumList.join(', ')} (${data.train.targets.length} images)`);
   const results: Record<string, TrainResult> = {};
   for (const recipe of ['ce', o.method]) {

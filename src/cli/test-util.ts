@@ -6,10 +6,7 @@ import { main } from './main';
 export async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  try {
-    const code = await main(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
-    return { code, stdout, stderr };
-  } finally {
-    process.exitCode = undefined;
-  }
+  // main() leaves process.exitCode as it found it (the test runner's own), whatever the command reports.
+  const code = await main(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
+  return { code, stdout, stderr };
 }

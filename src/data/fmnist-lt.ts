@@ -5,8 +5,9 @@
 // kept only for evaluating pseudo-labels).
 import { loadSource } from './sources';
 import type { ImageSource } from './sources/types';
-import { longTailCounts, selectLongTail, Selection } from './longtail';
+import { selectLongTail, Selection } from './longtail';
 import { buildUnlabeledPool, UnlabeledPool } from './longtail/pools';
+import { catalogEntry, catalogCounts } from './catalog';
 
 export interface FmnistLtOptions {
   rho?: number;
@@ -26,14 +27,16 @@ export interface FmnistLt {
 }
 
 export function fmnistLT(o: FmnistLtOptions = {}): FmnistLt {
-  const train = loadSource('fashion-mnist', { root: o.root, split: 'train' });
-  const test = loadSource('fashion-mnist', { root: o.root, split: 'test' });
-  const counts = longTailCounts({ numClasses: 10, imgMax: 1000, rho: o.rho ?? 100, type: o.type ?? 'exp' });
+  const entry = catalogEntry('fmnist-lt');
+  const root = o.root ?? entry.defaultRoot;
+  const train = loadSource(entry.source, { root, split: 'train' });
+  const test = loadSource(entry.source, { root, split: entry.testSplit });
+  const counts = catalogCounts(entry.name, o.rho ?? 100, o.type ?? 'exp');
   const labeled = selectLongTail(train.targets, counts, { seed: o.seed ?? 0, mode: 'reference' });
   const pool = o.unlabeled
     ? buildUnlabeledPool({
         targets: train.targets,
-        numClasses: 10,
+        numClasses: entry.numClasses,
         labeled: labeled.indices,
         k: o.unlabeled.k ?? 5,
         rhoU: o.unlabeled.rhoU ?? 1,

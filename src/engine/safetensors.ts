@@ -3,9 +3,9 @@
 // {str: str}}, then the raw little-endian tensor bytes. Interoperable with PyTorch's
 // safetensors.torch.save_file / load_file.
 import * as fs from 'fs';
-import * as path from 'path';
 import { Tensor, tensor, tidy } from './tensor';
 import { DType, elementSize, typedView } from './dtype';
+import { writeFileAtomic } from '../util/fs';
 
 const TO_ST: Record<DType, string> = {
   float32: 'F32',
@@ -111,17 +111,4 @@ export function saveSafetensors(file: string, record: Record<string, Tensor>, me
   writeFileAtomic(file, serializeSafetensors(record, metadata));
 }
 
-/** Writes a file so that readers see either the old or the new content, never a partial one. */
-export function writeFileAtomic(file: string, data: Buffer | string): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    if (typeof data === 'string') fs.writeSync(fd, data);
-    else fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
+export { writeFileAtomic };

@@ -1,9 +1,9 @@
-// Tests for decoupled.ts: τ-normalization, the τ sweep's selection rule, and the LWS head.
+// Tests for decoupled.ts: τ-normalization and the τ sweep's selection rule (LWS: methods/classifier-stages.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, tidy, manualSeed, memory, Tensor } from '../engine/tensor';
-import { randn, matmul, norm, linear } from '../engine/ops.generated';
-import { tauNormalize, tauNormLogits, tauSweep, defaultTaus, LwsHead, trainLws, evaluateLws } from './decoupled';
+import { randn, matmul, norm } from '../engine/ops.generated';
+import { tauNormalize, tauNormLogits, tauSweep, defaultTaus } from './decoupled';
 
 function assertAllClose(a: Tensor, b: Tensor, tol = 1e-5): void {
   assert.deepEqual(a.shape, b.shape);
@@ -94,34 +94,7 @@ test('tauSweep picks the τ with the best validation balanced accuracy; test sel
   });
 });
 
-test('LwsHead: scales = 1 reproduces the linear classifier; training moves only the scales', () => {
-  tidy(() => {
-    const W = tensor([
-      [3, 0],
-      [0, 1],
-    ]);
-    const b = tensor([0.5, 0]);
-    const head = new LwsHead(W, b);
-    assert.deepEqual(head.parameters(), [head.scales]);
-    assert.equal(head.scales.requiresGrad, true);
-    assert.deepEqual(Object.keys(head.stateDict()).sort(), ['fc.bias', 'fc.weight', 'scales']);
-    const x = split([0.2, 0.5, 0.8], [0.2, 0.5, 0.8]);
-    assertAllClose(head.forward(x.features), linear(x.features, W, { bias: b }));
-
-    const before = evaluateLws(head, x);
-    const losses = trainLws(head, () => [x], { epochs: 30, lr: 0.5, cosine: false });
-    const after = evaluateLws(head, x);
-    assert.ok(losses[losses.length - 1] < losses[0], `loss ${losses[0]} → ${losses[losses.length - 1]}`);
-    const [s0, s1] = head.scaleValues();
-    assert.ok(s1 / s0 > 1, `tail scale should grow relative to head: ${s0}, ${s1}`);
-    assert.ok((after.balancedAccuracy as number) >= (before.balancedAccuracy as number));
-    assert.deepEqual(head.weight.toList(), [3, 0, 0, 1]);
-    assert.equal(head.scales.grad, null);
-    head.dispose();
-  });
-});
-
-test('no native tensors leak from tauSweep, the meter, or LWS training', () => {
+test('no native tensors leak from tauSweep or the meter', () => {
   const W = tensor([
     [3, 0],
     [0, 1],
@@ -129,10 +102,6 @@ test('no native tensors leak from tauSweep, the meter, or LWS training', () => {
   const x = split([0.2, 0.8], [0.3, 0.6]);
   const before = memory().numTensors;
   tauSweep(x.features, x.targets, W, tensor([1, 0]), [0, 0.5, 1], { val: x, batchSize: 3 });
-  const head = new LwsHead(W);
-  trainLws(head, () => [x], { epochs: 2 });
-  evaluateLws(head, x, { batchSize: 3 });
-  head.dispose();
   // the bias literal above is the only tensor created outside a scope
   assert.ok(memory().numTensors <= before + 1, `${before} → ${memory().numTensors}`);
 });

@@ -1,7 +1,14 @@
-// methods/: composable parts of a recipe (MFW, mixup family, re-balancing rules, recipes).
+// methods/: the registered components recipes are made of (ARCHITECTURE.md "methods/"). Importing this
+// module registers every component, in the order `ltkit list methods` prints them.
 export * from './types';
-export { mfwStrength, mfwHook } from './mfw';
+export * from './registry';
+export { mfwStrength, mfwHook, stageOption } from './mfw';
 export type { MfwOptions } from './mfw';
 export { mixupHook, remixHook } from './mixup';
-export * from './rules';
-export * from './recipe';
+import './loss-components';
+import './rebalance';
+import './mfw';
+import './mixup';
+import './crt';
+import './tau-norm';
+import './lws';

@@ -12,7 +12,7 @@ import { mfwStrength, mfwHook } from './mfw';
 import { mixupHook, remixHook } from './mixup';
 import type { HookContext, Stage } from './types';
 import { STAGES } from './types';
-import { batchLoss } from '../train/trainer';
+import { batchLoss } from '../train/classification';
 
 const CIFAR10_LT_100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50];
 const CIFAR10_STEP_100 = [5000, 5000, 5000, 5000, 5000, 50, 50, 50, 50, 50];

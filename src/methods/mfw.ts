@@ -9,8 +9,11 @@
 // β = 2.0 for long-tailed and 0.01 for step imbalance. The paper applies MFW "after the second
 // group" (stem = group 1), i.e. after layer1 of the CIFAR ResNet; its Table 5 peaks there.
 // λ and π are drawn from ltkit's JS Rng, not libtorch's generator, so s ≡ 0 is exactly plain training.
+import { z } from 'zod';
 import { Tensor, tensor, index, mul, add, rsub } from '../engine';
+import { register, methodOptions } from './registry';
 import type { FeatureHook, HookContext, Stage } from './types';
+import { STAGES } from './types';
 
 /** s(N_c) for every class (Eq. 12). */
 export function mfwStrength(clsNumList: number[], beta: number): number[] {
@@ -63,3 +66,32 @@ export function mfwHook(opts: MfwOptions): FeatureHook {
     },
   };
 }
+
+/** A model stage as a config value (MFW, manifold mixup). */
+export const stageOption = z.enum(STAGES as [Stage, ...Stage[]]);
+
+const mfwOptions = {
+  mfw: z
+    .object({
+      alpha: z.number().positive().default(1).describe('Beta(α, α) of the mixing coefficient'),
+      beta: z
+        .union([z.literal('auto'), z.number().positive()])
+        .default('auto')
+        .describe('softness of s(N); auto = 2.0 for exp, 0.01 for step imbalance'),
+      stage: stageOption.default('layer1').describe("where to weaken features (layer1 = the paper's choice)"),
+    })
+    .strict()
+    .default({}),
+};
+
+export const mfw = register({
+  name: 'mfw',
+  slot: 'features',
+  help: 'Major Feature Weakening (Ye et al. ICCV 2021), after method.mfw.stage',
+  options: mfwOptions,
+  build(ctx) {
+    const o = methodOptions(ctx, mfwOptions).mfw;
+    const beta = o.beta === 'auto' ? (ctx.settings.data.imbType === 'step' ? 0.01 : 2.0) : o.beta;
+    return { features: mfwHook({ alpha: o.alpha, beta, stage: o.stage }) };
+  },
+});

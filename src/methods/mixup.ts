@@ -6,7 +6,10 @@
 // - Remix (Chou et al., ECCV-W 2020): features mixed with λ, labels with λ_y that favours the minor
 //   class: λ_y = 0 if n_i/n_j ≥ κ and λ < τ; λ_y = 1 if n_i/n_j ≤ 1/κ and 1 − λ < τ; else λ_y = λ
 //   (κ = 3, τ = 0.5 in the Remix paper).
+import { z } from 'zod';
 import { Tensor, tensor, index, mul, add } from '../engine';
+import { register, methodOptions } from './registry';
+import { stageOption } from './mfw';
 import type { FeatureHook, HookContext, Stage } from './types';
 
 function mixBatch(z: Tensor, lam: number, perm: Int32Array): Tensor {
@@ -57,3 +60,54 @@ export function remixHook(opts: { alpha: number; kappa: number; tau: number }): 
     },
   };
 }
+
+const mixupOptions = {
+  mixup: z
+    .object({
+      alpha: z.number().nonnegative().default(1).describe('Beta(α, α) of λ (0: no mixing)'),
+      stages: z.array(stageOption).min(1).default(['input', 'layer1', 'layer2']).describe('manifold mixup stages'),
+    })
+    .strict()
+    .default({}),
+};
+const remixOptions = {
+  remix: z
+    .object({
+      alpha: z.number().nonnegative().default(1),
+      kappa: z.number().positive().default(3).describe('count ratio κ'),
+      tau: z.number().finite().default(0.5).describe('threshold τ'),
+    })
+    .strict()
+    .default({}),
+};
+
+export const mixup = register({
+  name: 'mixup',
+  slot: 'features',
+  help: 'mixup of inputs and labels (Zhang et al. 2018)',
+  options: mixupOptions,
+  build: (ctx) => ({
+    features: mixupHook({ alpha: methodOptions(ctx, mixupOptions).mixup.alpha, stages: ['input'] }),
+  }),
+});
+
+export const manifoldMixup = register({
+  name: 'manifold-mixup',
+  slot: 'features',
+  help: 'mixup of hidden activations and labels (Verma et al. 2019)',
+  options: mixupOptions,
+  build(ctx) {
+    const o = methodOptions(ctx, mixupOptions).mixup;
+    return { features: mixupHook({ alpha: o.alpha, stages: o.stages, name: 'manifold-mixup' }) };
+  },
+});
+
+export const remix = register({
+  name: 'remix',
+  slot: 'features',
+  help: 'Remix: label coefficient favours the minor class (Chou et al. 2020)',
+  options: remixOptions,
+  build: (ctx) => ({
+    features: remixHook(methodOptions(ctx, remixOptions).remix),
+  }),
+});

@@ -1,7 +1,19 @@
-// The slots a method contributes to (ARCHITECTURE.md "methods/"). The trainer knows only these
-// slots, never a method's name.
+// The contracts between methods and the rest of ltkit (ARCHITECTURE.md "methods/ — composition, not flags").
+//
+// A method is a registered Component: a name, the one slot it fills, its own options (a zod shape merged
+// into the config's `method` section) and a `build(ctx)` that returns its contributions to named slots —
+// a loss, class weights per epoch, a sampler per epoch, a feature hook at a model stage, extra training
+// stages. The trainer consumes contributions, never component names.
+import type { z } from 'zod';
 import type { Tensor } from '../engine';
 import type { Rng } from '../util/rng';
+import type { Criterion } from '../losses';
+import type { ClassifierModel } from '../models';
+import type { Batch, EpochSampler } from '../data/loader';
+import type { IndexSampler } from '../data/samplers';
+import type { ClassificationSummary } from '../eval/metrics';
+import type { BatchStream, EvalSplit, TrainingStage } from '../core/task';
+import type { ExecContext } from '../core/context';
 
 /** Where a feature hook runs: the network input, after the stem, or after a residual stage. */
 export type Stage = 'input' | 'stem' | 'layer1' | 'layer2' | 'layer3';
@@ -30,4 +42,83 @@ export interface FeatureHook {
   /** The stage for this batch (manifold mixup draws one per batch). */
   stage(rng: Rng): Stage;
   apply(z: Tensor, ctx: HookContext): Tensor;
+}
+
+/** The slots of a recipe; each holds at most one component. */
+export type Slot = 'loss' | 'classWeights' | 'sampler' | 'features' | 'classifier';
+export const SLOTS: Slot[] = ['loss', 'classWeights', 'sampler', 'features', 'classifier'];
+
+/** The parts of a training config a component may read (a TrainConfig satisfies it). */
+export interface RunSettings {
+  seed: number;
+  /** The `method` section: `recipe` and every component's options. */
+  method: { recipe: string } & Record<string, unknown>;
+  data: { imbType: 'exp' | 'step' };
+  optim: { lr: number; momentum: number; weightDecay: number; nesterov: boolean };
+  train: { epochs: number; batchSize: number; maxStepsPerEpoch?: number; checkpointEvery: number };
+}
+
+export interface BuildContext {
+  settings: RunSettings;
+  /** Training images per class (label order) — what margins, priors and re-balancing weights use. */
+  clsNumList: number[];
+  numClasses: number;
+}
+
+export interface LossContribution {
+  /** The loss term's name in the logs (e.g. 'ce', 'ldam'). */
+  name: string;
+  create(): Criterion;
+  /** The loss needs the cosine (NormedLinear) head. */
+  normedLinear: boolean;
+}
+
+/** What an extra stage gets from the run it belongs to. */
+export interface StageEnv {
+  model: ClassifierModel;
+  settings: RunSettings;
+  ctx: ExecContext;
+  numClasses: number;
+  clsNumList: number[];
+  trainTargets: Int32Array;
+  /** The training images through the run's augmentation, in the order of `sampler`. */
+  trainLoader(sampler: EpochSampler): BatchStream<Batch>;
+  /** Pooled backbone features of a split (eval mode, no augmentation); null when the split does not exist. */
+  features(split: 'train' | EvalSplit): { features: Tensor; targets: Tensor } | null;
+  /** Evaluates the model as it is now; null when the split does not exist. */
+  evaluate(split: EvalSplit): ClassificationSummary | null;
+  log(line: string): void;
+}
+
+/** An extra stage a component adds after the main training (cRT, τ-norm, LWS). */
+export interface StageFactory {
+  name: string;
+  build(env: StageEnv): TrainingStage;
+  /**
+   * Gives `model` the structure the completed stage left (e.g. a τ-normalised or LWS-scaled head), so
+   * weights saved after it load; `record` is what the stage's `finish` returned — or, empty, the structure
+   * the stage has while it trains (a run stopped half-way through it).
+   */
+  restore?(model: ClassifierModel, record: Record<string, unknown>): void;
+}
+
+export interface Contribution {
+  loss?: LossContribution;
+  /** Per-class loss weights for an epoch, or null for none. */
+  classWeights?(epoch: number): number[] | null;
+  /** The training set's sampler (its epoch order may change with the epoch, as DRS's does). */
+  sampler?(targets: ArrayLike<number>, seed: number): IndexSampler;
+  features?: FeatureHook;
+  stages?: StageFactory[];
+}
+
+export interface Component {
+  name: string;
+  slot: Slot;
+  help: string;
+  /** Options under `method` (merged into the config schema; a key shared by components is one schema). */
+  options: z.ZodRawShape;
+  /** Fills its slot when a recipe names no component for it (one per slot at most). */
+  isDefault?: boolean;
+  build(ctx: BuildContext): Contribution;
 }

@@ -59,6 +59,18 @@ export abstract class ClassifierModel extends Module {
     return { logits: this.head.forward(features), features };
   }
 
+  /**
+   * Installs `head` as the classifier, under the same state-dict prefix (a τ-normalised head, LWS's scaled
+   * head). The old head is disposed unless `disposeOld` is false (e.g. when the new head wraps it).
+   */
+  replaceHead(head: Module, opts: { disposeOld?: boolean } = {}): void {
+    const old = this.head;
+    const device = this.parameters()[0]?.device ?? 'cpu';
+    if (device !== 'cpu') head.to(device);
+    this.registerModule(this.headPrefix.slice(0, -1), head);
+    if (opts.disposeOld ?? true) old.dispose();
+  }
+
   headParameters(): Tensor[] {
     return this.head.parameters();
   }

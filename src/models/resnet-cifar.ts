@@ -161,11 +161,8 @@ export class ResNetCifar extends ClassifierModel {
     const normed = opts.normedLinear ?? this.head instanceof NormedLinear;
     const head = this.makeHead(numClasses, normed);
     if (head instanceof Linear && (opts.init ?? 'kaiming') === 'kaiming') kaimingNormal_(head.weight);
-    // Match the old head's device; dispose the old parameters (build optimizers after a reset).
-    const device = this.conv1.weight.device;
-    if (device !== 'cpu') head.to(device);
-    this.head.dispose();
-    this.registerModule('linear', head);
+    // On the model's device; the old parameters are disposed (build optimizers after a reset).
+    this.replaceHead(head);
     this.numClasses = numClasses;
   }
 

@@ -150,10 +150,8 @@ export class ResNetImageNet extends ClassifierModel {
     const numClasses = opts.numClasses ?? this.numClasses;
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`numClasses must be a positive integer`);
     const head = this.makeHead(numClasses, opts.normedLinear ?? this.head instanceof NormedLinear);
-    const device = this.conv1.weight.device;
-    if (device !== 'cpu') head.to(device);
-    this.head.dispose();
-    this.registerModule('fc', head);
+    // On the model's device; the old parameters are disposed (build optimizers after a reset).
+    this.replaceHead(head);
     this.numClasses = numClasses;
   }
 

@@ -6,6 +6,7 @@ export {
   BatchNorm2d,
   Linear,
   NormedLinear,
+  ScaledHead,
   Sequential,
   ReLU,
   Identity,

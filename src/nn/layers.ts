@@ -10,6 +10,7 @@ import {
   linear,
   maxPool2d,
   mm,
+  mul,
   mul_,
   relu,
   renorm_,
@@ -215,6 +216,31 @@ export class NormedLinear extends Module {
   }
   forward(x: Tensor): Tensor {
     return mm(normalize(x, { dim: 1 }), normalize(this.weight, { dim: 0 })); // [B, out] cosines
+  }
+}
+
+/**
+ * A classifier head whose logits are scaled per class: `inner(x) · factor · scales` — the learnable weight
+ * scaling (LWS) of Kang et al., "Decoupling Representation and Classifier" (ICLR 2020), whose reference
+ * (classifier-balancing, TauNormClassifier.py) multiplies the frozen classifier's output (bias included) by a
+ * learnable `scales = ones(C)`. `factor` is a fixed logit scale (LDAM's s for a cosine head, else 1).
+ * State-dict keys: `inner.*`, `scales`, `factor`.
+ */
+export class ScaledHead extends Module {
+  constructor(inner: Module, numClasses: number, factor = 1) {
+    super();
+    this.registerModule('inner', inner);
+    this.registerParameter('scales', tensor(new Float32Array(numClasses).fill(1), [numClasses]));
+    this.registerBuffer('factor', tensor(Float32Array.of(factor), [1]));
+  }
+  get inner(): Module {
+    return this.child('inner');
+  }
+  get scales(): Tensor {
+    return this.param('scales');
+  }
+  forward(x: Tensor): Tensor {
+    return mul(mul(this.inner.forward(x), this.buffer('factor')), this.scales);
   }
 }
 

@@ -7,7 +7,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { resolveConfig, applyOverrides, readConfigFile, ConfigError, PRESETS, DATASETS } from './config';
 import { learningRate } from '../optim/schedules';
-import { parseRecipe } from '../methods/recipe';
+import { parseRecipe } from '../methods';
+
+/** A resolved config's method section with its component options (typed per component at run time). */
+const method = (c: { method: unknown }) => c.method as Record<string, any>;
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-config-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
@@ -42,8 +45,8 @@ test("defaults are the reference CIFAR schedule (SPEC §5) and the papers' metho
   assert.equal(c.method.gamma, 1);
   assert.equal(c.method.maxMargin, 0.5);
   assert.equal(c.method.s, 30);
-  assert.equal(c.method.mfw.stage, 'layer1');
-  assert.equal(c.method.mfw.beta, 'auto');
+  assert.equal(method(c).mfw.stage, 'layer1');
+  assert.equal(method(c).mfw.beta, 'auto');
   assert.deepEqual(c.method.remix, { alpha: 1, kappa: 3, tau: 0.5 });
   assert.equal(c.data.rho, 100);
   assert.equal(c.data.imbType, 'exp');
@@ -131,7 +134,7 @@ test('--set parsing: numbers, booleans, null, JSON arrays/objects, strings, nest
   });
   const r = resolveConfig({ ...cfg, threads: undefined });
   assert.equal(r.train.epochs, 30);
-  assert.deepEqual(r.method.mixup.stages, ['input', 'layer2']);
+  assert.deepEqual(method(r).mixup.stages, ['input', 'layer2']);
   assert.equal(r.train.batchSize, 128, 'untouched keys keep their defaults');
   configError(() => applyOverrides({}, ['train.epochs']), 'expected key=value');
   configError(() => applyOverrides({}, ['=3']), 'expected key=value');
@@ -150,7 +153,7 @@ test('config files: JSON and YAML; the top level must be a mapping', () => {
   const c = resolveConfig(readConfigFile(yaml));
   assert.equal(c.data.dataset, 'synthetic');
   assert.equal(c.data.rho, 10);
-  assert.equal(c.method.mfw.alpha, 2);
+  assert.equal(method(c).mfw.alpha, 2);
   const list = path.join(TMP, 'c.yaml');
   fs.writeFileSync(list, '- 1\n- 2\n');
   configError(() => readConfigFile(list), 'c.yaml', 'mapping');
@@ -171,7 +174,7 @@ test('presets resolve, carry their dataset/ρ/imbalance/recipe, and their recipe
   assert.equal(names.length, 3 * 4 * 2 * 22 + 1);
   for (const n of names) {
     const c = resolveConfig(readConfigFile(n), n);
-    parseRecipe(c.method, c.data.imbType);
+    parseRecipe(c.method.recipe);
   }
   const c = resolveConfig(readConfigFile('cifar10-lt-exp100-ldam+drw'));
   assert.equal(c.data.dataset, 'cifar10-lt');

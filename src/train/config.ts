@@ -2,26 +2,38 @@
 // and dotted `--set key=value` overrides. Unknown keys and bad values are errors that name the
 // dotted path and the allowed values. Defaults are the reference CIFAR schedule (SPEC §5).
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { z } from 'zod';
 import YAML from 'yaml';
-const stage = z.enum(['input', 'stem', 'layer1', 'layer2', 'layer3']);
+import { CATALOG_NAMES } from '../data/catalog';
+import { SYNTHETIC } from '../data/train-data';
+import { methodSchema, parseRecipe } from '../methods';
+import { ConfigError, RecipeError } from '../core/errors';
 
-export const DATASETS = ['fmnist-lt', 'cifar10-lt', 'cifar100-lt', 'svhn-lt', 'synthetic'] as const;
+/** The values `data.dataset` takes: the catalogue's data sets and the generated one. */
+export const DATASETS: readonly string[] = [...CATALOG_NAMES, SYNTHETIC];
+
+/** A leading `~` (alone or before '/') is the user's home folder, as in a shell. */
+export function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}
+const pathString = z.string().min(1).transform(expandHome);
+const positive = z.number().positive().finite();
 
 export const TrainConfigSchema = z
   .object({
     name: z.string().min(1).optional().describe('run name (default: derived from dataset, rho, recipe and time)'),
-    outDir: z.string().default('runs').describe('folder that holds run directories'),
+    outDir: pathString.default('runs').describe('folder that holds run directories'),
     seed: z.number().int().nonnegative().default(0),
     device: z.string().default('cpu'),
     threads: z.number().int().positive().optional().describe('libtorch intra-op threads (default: cores)'),
     data: z
       .object({
-        dataset: z.enum(DATASETS).default('fmnist-lt'),
-        root: z.string().optional().describe("dataset folder (default: the dataset's usual place)"),
+        dataset: z.enum(DATASETS as [string, ...string[]]).default('fmnist-lt'),
+        root: pathString.optional().describe("dataset folder (default: the dataset's usual place)"),
         imbType: z.enum(['exp', 'step']).default('exp'),
-        rho: z.number().min(1).default(100),
+        rho: z.number().min(1).finite().default(100),
         imgMax: z.number().int().positive().optional().describe('images of the largest class (dataset default)'),
         subsetMode: z.enum(['reference', 'ltkit']).default('reference'),
         valPerClass: z
@@ -50,62 +62,12 @@ export const TrainConfigSchema = z
       })
       .strict()
       .default({}),
-    method: z
-      .object({
-        recipe: z.string().default('ce'),
-        gamma: z.number().nonnegative().default(1),
-        maxMargin: z.number().positive().default(0.5),
-        s: z.number().positive().default(30),
-        tau: z.number().default(1),
-        cbBeta: z.number().min(0).lt(1).default(0.9999),
-        deferFraction: z.number().min(0).max(1).default(0.8),
-        mfw: z
-          .object({
-            alpha: z.number().positive().default(1),
-            beta: z.union([z.literal('auto'), z.number().positive()]).default('auto'),
-            stage: stage.default('layer1'),
-          })
-          .strict()
-          .default({}),
-        mixup: z
-          .object({
-            alpha: z.number().nonnegative().default(1),
-            stages: z.array(stage).default(['input', 'layer1', 'layer2']),
-          })
-          .strict()
-          .default({}),
-        remix: z
-          .object({
-            alpha: z.number().nonnegative().default(1),
-            kappa: z.number().positive().default(3),
-            tau: z.number().default(0.5),
-          })
-          .strict()
-          .default({}),
-        crt: z
-          .object({
-            epochs: z.number().int().positive().default(10),
-            lr: z.number().positive().default(0.1),
-            samplesPerClass: z.number().int().positive().default(4),
-          })
-          .strict()
-          .default({}),
-        tauNorm: z
-          .object({ taus: z.array(z.number()).default([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]) })
-          .strict()
-          .default({}),
-        lws: z
-          .object({ epochs: z.number().int().positive().default(5), lr: z.number().positive().default(0.1) })
-          .strict()
-          .default({}),
-      })
-      .strict()
-      .default({}),
+    method: methodSchema().default({}),
     optim: z
       .object({
-        lr: z.number().positive().default(0.1),
-        momentum: z.number().min(0).default(0.9),
-        weightDecay: z.number().min(0).default(2e-4),
+        lr: positive.default(0.1),
+        momentum: z.number().min(0).finite().default(0.9),
+        weightDecay: z.number().min(0).finite().default(2e-4),
         nesterov: z.boolean().default(false),
       })
       .strict()
@@ -134,19 +96,36 @@ export const TrainConfigSchema = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((cfg, ctx) => {
+    try {
+      parseRecipe(cfg.method.recipe as string);
+    } catch (e) {
+      if (!(e instanceof RecipeError)) throw e;
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['method', 'recipe'],
+        message: e.message.replace(/^method\.recipe /, ''),
+      });
+    }
+  });
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /** The keys the schema allows at a dotted path (for unknown-key messages). */
 function allowedKeysAt(keys: (string | number)[]): string[] {
   let node: z.ZodTypeAny = TrainConfigSchema;
   for (const k of [...keys, null]) {
-    while (node instanceof z.ZodDefault || node instanceof z.ZodOptional) {
-      node = node instanceof z.ZodDefault ? node._def.innerType : node.unwrap();
+    while (node instanceof z.ZodDefault || node instanceof z.ZodOptional || node instanceof z.ZodEffects) {
+      node =
+        node instanceof z.ZodDefault
+          ? node._def.innerType
+          : node instanceof z.ZodEffects
+            ? node._def.schema
+            : node.unwrap();
     }
     if (!(node instanceof z.ZodObject)) return [];
     if (k === null) return Object.keys(node.shape);
@@ -224,9 +203,11 @@ export function applyOverrides(cfg: Record<string, unknown>, sets: string[]): Re
     const eq = s.indexOf('=');
     if (eq <= 0) throw new ConfigError(`--set ${s}: expected key=value, e.g. train.epochs=30`);
     const keys = s.slice(0, eq).split('.');
+    const bad = keys.find((k) => k === '' || k === '__proto__' || k === 'constructor' || k === 'prototype');
+    if (bad !== undefined) throw new ConfigError(`--set ${s}: '${bad}' is not a config key`);
     let node = cfg;
     for (const k of keys.slice(0, -1)) {
-      const next = node[k];
+      const next = Object.prototype.hasOwnProperty.call(node, k) ? node[k] : undefined;
       if (next === undefined) node[k] = {};
       else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
         throw new ConfigError(`--set ${s}: ${k} is not a section`);
@@ -236,6 +217,56 @@ export function applyOverrides(cfg: Record<string, unknown>, sets: string[]): Re
     node[keys[keys.length - 1]] = parseValue(s.slice(eq + 1));
   }
   return cfg;
+}
+
+/** Settings that cannot change a run's result: a resumed run may change them. */
+export const RESUME_FREE_KEYS: readonly string[] = [
+  'name',
+  'outDir',
+  'threads',
+  'train.progress',
+  'train.checkpointEvery',
+];
+
+/** Dotted leaf keys of a config and their values (arrays and other non-objects are leaves). */
+function leaves(v: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) leaves(x, prefix ? `${prefix}.${k}` : k, out);
+  } else out.set(prefix, JSON.stringify(v));
+  return out;
+}
+
+/**
+ * The configuration a resumed run continues with: the run's own (`saved`, from run.json), with the
+ * result-neutral settings of `requested` (RESUME_FREE_KEYS). Any other difference is refused, listing
+ * the differing dotted keys — a resumed run never mixes two configurations.
+ */
+export function resumeConfig(saved: TrainConfig, requested: TrainConfig, source = 'run.json'): TrainConfig {
+  const a = leaves(saved);
+  const b = leaves(requested);
+  const differ = [...new Set([...a.keys(), ...b.keys()])]
+    .filter((k) => a.get(k) !== b.get(k) && !RESUME_FREE_KEYS.some((f) => k === f || k.startsWith(f + '.')))
+    .sort();
+  if (differ.length > 0) {
+    const show = differ.map((k) => `${k} (run: ${a.get(k) ?? 'unset'}, now: ${b.get(k) ?? 'unset'})`);
+    throw new ConfigError(
+      `--resume: the configuration differs from ${source} in ${differ.length} setting${differ.length > 1 ? 's' : ''} ` +
+        `that change${differ.length > 1 ? '' : 's'} the result: ${show.join('; ')}. Resume with the run's own ` +
+        `configuration (leave out --config/--set), or start a new run under another --name`,
+    );
+  }
+  const out = structuredClone(saved) as Record<string, unknown>;
+  for (const key of RESUME_FREE_KEYS) {
+    const parts = key.split('.');
+    const last = parts.pop() as string;
+    const dst = parts.reduce((o, k) => o[k] as Record<string, unknown>, out);
+    const src = parts.reduce(
+      (o, k) => o[k] as Record<string, unknown>,
+      requested as unknown as Record<string, unknown>,
+    );
+    dst[last] = src[last];
+  }
+  return out as TrainConfig;
 }
 
 function preset(dataset: string, rho: number, imbType: 'exp' | 'step', recipe: string): Record<string, unknown> {

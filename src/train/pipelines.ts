@@ -14,16 +14,19 @@ export interface Pipelines {
   test: (x: Tensor) => Tensor;
 }
 
+/** What a model's input is: image size and channels, and their normalisation (run.json records it). */
+export interface InputSpec {
+  imageShape: [number, number, number]; // [H, W, C]
+  mean: number[];
+  std: number[];
+}
+
 /**
  * `channelsLast`: hand batches over in channels-last memory order (same shape and values), for a
  * model converted with `Module.toChannelsLast()`.
  */
-export function batchPipelines(
-  d: { train: { shape: number[] }; mean: number[]; std: number[] },
-  augment: boolean,
-  opts: { channelsLast?: boolean } = {},
-): Pipelines {
-  const [, h, w] = d.train.shape;
+export function batchPipelines(d: InputSpec, augment: boolean, opts: { channelsLast?: boolean } = {}): Pipelines {
+  const [h, w] = d.imageShape;
   const tail: Transform[] = opts.channelsLast ? [(x) => contiguous(x, { memoryFormat: CHANNELS_LAST })] : [];
   const base: Transform[] = [toFloat(), normalize(d.mean, d.std), ...tail];
   const train = augment

@@ -10,9 +10,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { loadSafetensors, dispose, memory } from '../engine';
-import { train, EpochLog } from './trainer';
+import { train } from './trainer';
+import type { EpochLog } from './loop';
 import { resolveConfig, TrainConfigInput } from './config';
-import { buildTrainData } from './datasets';
+import { buildTrainData } from '../data/train-data';
 
 const OUT = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-resume-'));
 process.on('exit', () => fs.rmSync(OUT, { recursive: true, force: true }));
@@ -37,6 +38,14 @@ const config = (name: string, recipe: string, epochs: number): TrainConfigInput 
   schedule: { warmupEpochs: 1 },
   train: { epochs, batchSize: 8, maxStepsPerEpoch: 2, progress: 'off' },
 });
+
+/** A file of a run's current checkpoint (named by checkpoints/latest.json). */
+function ckptFile(runDir: string, name: string): string {
+  const m = JSON.parse(fs.readFileSync(path.join(runDir, 'checkpoints', 'latest.json'), 'utf8'));
+  assert.ok(m.files[name], `checkpoint ${m.id} has ${name}`);
+  return path.join(runDir, 'checkpoints', m.id, name);
+}
+const ckptState = (runDir: string) => JSON.parse(fs.readFileSync(ckptFile(runDir, 'state.json'), 'utf8'));
 
 /** The same weights, tensor by tensor (exact), and the same file bytes. */
 function assertSameWeights(fileA: string, fileB: string, what: string): void {
@@ -65,7 +74,8 @@ function epochLines(runDir: string): Record<string, unknown>[] {
 for (const recipe of ['mfw+drw', 'remix+drs', 'ldam+drw']) {
   test(`stop after 2 epochs + resume == 4 epochs uninterrupted (${recipe})`, async () => {
     const tag = recipe.replace(/\+/g, '_');
-    const data = buildTrainData(resolveConfig(config('x', recipe, 4)));
+    const c0 = resolveConfig(config('x', recipe, 4));
+    const data = buildTrainData(c0.data, c0.seed);
     const a = await train(config(`A-${tag}`, recipe, 4), { data });
     assert.equal(a.status, 'completed');
 
@@ -78,7 +88,8 @@ for (const recipe of ['mfw+drw', 'remix+drs', 'ldam+drw']) {
     assert.equal(b1.status, 'interrupted');
     assert.equal(b1.epochs, 2);
     assert.equal(b1.final, null);
-    const state = JSON.parse(fs.readFileSync(path.join(b1.runDir, 'checkpoints', 'last.state.json'), 'utf8'));
+    const state = ckptState(b1.runDir);
+    assert.equal(state.stagesDone, 0);
     assert.equal(state.epoch, 1);
     assert.equal(JSON.parse(fs.readFileSync(path.join(b1.runDir, 'run.json'), 'utf8')).status, 'interrupted');
 
@@ -93,21 +104,19 @@ for (const recipe of ['mfw+drw', 'remix+drs', 'ldam+drw']) {
     assert.equal(b2.status, 'completed');
     assert.equal(b2.runDir, b1.runDir);
 
-    assertSameWeights(
-      path.join(a.runDir, 'checkpoints', 'last.safetensors'),
-      path.join(b2.runDir, 'checkpoints', 'last.safetensors'),
-      'last',
-    );
-    assertSameWeights(
-      path.join(a.runDir, 'checkpoints', 'last.optim.safetensors'),
-      path.join(b2.runDir, 'checkpoints', 'last.optim.safetensors'),
-      'optimizer',
-    );
-    assertSameWeights(
-      path.join(a.runDir, 'checkpoints', 'best.safetensors'),
-      path.join(b2.runDir, 'checkpoints', 'best.safetensors'),
-      'best',
-    );
+    // The last checkpoint is the one after the stage (no optimizer in it): compare the final model and the
+    // best weights here, and a mid-run checkpoint's optimizer state below.
+    assertSameWeights(ckptFile(a.runDir, 'model.safetensors'), ckptFile(b2.runDir, 'model.safetensors'), 'final');
+    assertSameWeights(ckptFile(a.runDir, 'best.safetensors'), ckptFile(b2.runDir, 'best.safetensors'), 'best');
+    // Stopped after 3 epochs straight vs stopped after 2, resumed and stopped after 1 more.
+    const a3 = await train(config(`A3-${tag}`, recipe, 4), { data, stopAfterEpochs: 3 });
+    await train(config(`C-${tag}`, recipe, 4), { data, stopAfterEpochs: 2 });
+    const c3 = await train(config(`C-${tag}`, recipe, 4), { data, resume: true, stopAfterEpochs: 1 });
+    assert.equal(ckptState(c3.runDir).epoch, 2);
+    for (const f of ['model.safetensors', 'optimizer.safetensors', 'best.safetensors']) {
+      assertSameWeights(ckptFile(a3.runDir, f), ckptFile(c3.runDir, f), `epoch-3 checkpoint ${f}`);
+    }
+    assert.deepEqual(ckptState(c3.runDir), ckptState(a3.runDir), 'epoch-3 checkpoint state.json');
     const la = epochLines(a.runDir);
     const lb = epochLines(b2.runDir);
     assert.equal(la.length, 4);
@@ -124,16 +133,40 @@ for (const recipe of ['mfw+drw', 'remix+drs', 'ldam+drw']) {
 
 test('resume rewrites metric lines past the checkpoint; resuming a finished run trains nothing', async () => {
   const cfg = config('trunc', 'ce', 3);
-  const data = buildTrainData(resolveConfig(cfg));
+  const rc = resolveConfig(cfg);
+  const data = buildTrainData(rc.data, rc.seed);
   const before = memory().numTensors;
   const r1 = await train(cfg, { data, stopAfterEpochs: 1 });
-  // Simulate a kill between the metrics append and the checkpoint: a stray line for epoch 1.
+  // Simulate a kill between the metrics append and the checkpoint: a line for epoch 1, which the resumed
+  // run redoes, then a line torn by the kill (no newline).
   fs.appendFileSync(
     path.join(r1.runDir, 'metrics.jsonl'),
-    JSON.stringify({ type: 'epoch', epoch: 1, loss: 123 }) + '\n',
+    JSON.stringify({
+      type: 'epoch',
+      stage: 'train',
+      epoch: 1,
+      lr: 0.1,
+      loss: 123,
+      lossTerms: { ce: 123 },
+      trainAcc: 0.5,
+      imgPerSec: 1,
+      seconds: 1,
+    }) +
+      '\n' +
+      '{"type":"epoch","stage":"tr',
   );
+  const warnings: string[] = [];
   const logs: EpochLog[] = [];
-  const r2 = await train(cfg, { data, resume: true, callbacks: { onEpochEnd: (_e, l) => logs.push(l) } });
+  const r2 = await train(cfg, {
+    data,
+    resume: true,
+    log: (l) => warnings.push(l),
+    callbacks: { onEpochEnd: (_e, l) => logs.push(l) },
+  });
+  assert.ok(
+    warnings.some((w) => /warning: .*metrics\.jsonl:3: dropped a torn last line/.test(w)),
+    warnings.join('\n'),
+  );
   assert.equal(r2.status, 'completed');
   assert.deepEqual(
     epochLines(r2.runDir).map((l) => l.epoch),
@@ -173,7 +206,7 @@ test('SIGKILL a CLI training run after its first checkpoint, resume via the CLI 
   ].flatMap((s) => ['--set', s]);
   const root = repoRoot();
   const killedDir = path.join(OUT, 'killed');
-  const stateFile = path.join(killedDir, 'checkpoints', 'last.state.json');
+  const stateFile = path.join(killedDir, 'checkpoints', 'latest.json');
 
   const child = spawn(process.execPath, [path.join(root, 'bin', 'ltkit.js'), 'train', ...sets, '--name', 'killed'], {
     cwd: root,
@@ -198,7 +231,7 @@ test('SIGKILL a CLI training run after its first checkpoint, resume via the CLI 
   child.kill('SIGKILL');
   const how = await exited;
   assert.equal(how.signal, 'SIGKILL', `killed by SIGKILL (exit ${how.code}):\n${childOut}`);
-  const atKill = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  const atKill = ckptState(killedDir);
   assert.ok(atKill.epoch < E - 1, `killed mid-run (after epoch ${atKill.epoch})`);
   assert.equal(JSON.parse(fs.readFileSync(path.join(killedDir, 'run.json'), 'utf8')).status, 'running');
 
@@ -228,8 +261,8 @@ test('SIGKILL a CLI training run after its first checkpoint, resume via the CLI 
   assert.equal(ref.code, 0, ref.out);
   const straightDir = path.join(OUT, 'straight');
   assertSameWeights(
-    path.join(straightDir, 'checkpoints', 'last.safetensors'),
-    path.join(killedDir, 'checkpoints', 'last.safetensors'),
+    ckptFile(straightDir, 'model.safetensors'),
+    ckptFile(killedDir, 'model.safetensors'),
     'final weights',
   );
   assert.deepEqual(epochLines(killedDir), epochLines(straightDir), 'metrics.jsonl epoch lines');
@@ -262,7 +295,7 @@ test('Ctrl-C (SIGINT) stops a CLI run between steps: exit 130, status interrupte
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const stateFile = path.join(dir, 'checkpoints', 'last.state.json');
+  const stateFile = path.join(dir, 'checkpoints', 'latest.json');
   const deadline = Date.now() + 60_000;
   while (!fs.existsSync(stateFile)) {
     if (child.exitCode !== null) assert.fail(`exited (${child.exitCode}) before its first checkpoint:\n${out}`);

@@ -1,64 +1,285 @@
-// Run directories (ARCHITECTURE.md "Runs are the interface"):
-//   runs/<name>/run.json          resolved config, recipe, versions, git sha, subset hash, status
-//   runs/<name>/metrics.jsonl     one JSON line per epoch / evaluation
-//   runs/<name>/checkpoints/      last.safetensors (+ .optim.safetensors, .state.json), best.safetensors
-// Every file is written atomically (temp file + rename), so a killed run never leaves a torn file.
+// Run directories — the interface between training and everything that reads results (ARCHITECTURE.md
+// "Runs are the interface"):
+//   runs/<name>/run.json            resolved config, recipe, stages, data facts, versions, status
+//   runs/<name>/metrics.jsonl       one line per epoch of every stage, and one per completed stage
+//   runs/<name>/final-metrics.json  the final model's evaluation, the best epoch's, each stage's
+//   runs/<name>/checkpoints/        crash-consistent checkpoints (checkpoint.ts)
+// Every file is read through a schema: an error names the file (and the line or key). Whole files are
+// written atomically; metrics lines are appended, and a line torn by a kill is dropped on resume.
 import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { writeFileAtomic } from '../engine/safetensors';
+import { z } from 'zod';
+import { writeFileAtomic } from '../util/fs';
+import { CheckpointStore } from './checkpoint';
+import type { ClassificationSummary } from '../eval/metrics';
+import type { StageSummary } from './loop';
+
+const num = z.number().finite();
+/** An evaluation summary (eval/metrics.ts); the fields every reader uses are checked. */
+const Summary = z.custom<ClassificationSummary>(
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    Number.isInteger((v as ClassificationSummary).numClasses) &&
+    ((v as ClassificationSummary).top1 === null || Number.isFinite((v as ClassificationSummary).top1)),
+  { message: 'not an evaluation summary (numClasses, top1)' },
+);
+const Headline = z.object({
+  top1: num.nullable(),
+  top5: num.nullable(),
+  balancedAccuracy: num.nullable(),
+  macroF1: num.nullable(),
+  many: num.nullable(),
+  medium: num.nullable(),
+  few: num.nullable(),
+});
+
+export const RUN_FORMAT = 1;
+
+export const RunJsonSchema = z.object({
+  format: z.literal(RUN_FORMAT),
+  status: z.enum(['running', 'interrupted', 'completed']),
+  /** The fully resolved training config (checked again by the config schema when used). */
+  config: z.record(z.unknown()),
+  recipe: z.object({
+    text: z.string(),
+    components: z.array(z.string()),
+    slots: z.record(z.string().nullable()),
+  }),
+  /** The run's stages in order, e.g. ['train', 'crt']. */
+  stages: z.array(z.string()).min(1),
+  data: z.object({
+    dataset: z.string(),
+    numClasses: z.number().int().positive(),
+    classNames: z.array(z.string()),
+    clsNumList: z.array(z.number().int().nonnegative()),
+    trainSize: z.number().int().nonnegative(),
+    valSize: z.number().int().nonnegative(),
+    testSize: z.number().int().nonnegative(),
+    subsetHash: z.string(),
+    /** [H, W, C] of the training images, and their normalisation: what eval/predict rebuild the input from. */
+    imageShape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
+    mean: z.array(num),
+    std: z.array(num),
+  }),
+  versions: z.object({ ltkit: z.string(), libtorch: z.string(), node: z.string(), gitSha: z.string().nullable() }),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  /** Epochs of the main stage completed. */
+  epochsDone: z.number().int().nonnegative().optional(),
+  final: Headline.nullable().optional(),
+  best: Headline.extend({ epoch: z.number().int() }).nullable().optional(),
+});
+export type RunJson = z.infer<typeof RunJsonSchema>;
+
+export const EpochLineSchema = z.object({
+  type: z.literal('epoch'),
+  stage: z.string(),
+  epoch: z.number().int().nonnegative(),
+  lr: num,
+  loss: num,
+  lossTerms: z.record(num),
+  trainAcc: num.nullable(),
+  imgPerSec: num,
+  seconds: num,
+  plan: z.record(z.unknown()).optional(),
+  test: Summary.optional(),
+  val: Summary.optional(),
+});
+export const StageLineSchema = z.object({
+  type: z.literal('stage'),
+  stage: z.string(),
+  /** What the stage's finish recorded (e.g. τ-norm's τ). */
+  result: z.record(z.unknown()),
+  test: Summary.nullable(),
+  val: Summary.nullable(),
+});
+export const MetricsLineSchema = z.discriminatedUnion('type', [EpochLineSchema, StageLineSchema]);
+export type MetricsLine = z.infer<typeof MetricsLineSchema>;
+
+export const StageSummarySchema = z.object({
+  name: z.string(),
+  result: z.record(z.unknown()),
+  test: Summary.nullable(),
+  val: Summary.nullable(),
+});
+
+const BestSchema = z.object({ epoch: z.number().int(), test: Summary.nullable(), val: Summary.nullable() });
+
+/** A checkpoint's state.json (where the run stands; hooks.ts RunState). */
+export const RunStateSchema = z.object({
+  stagesDone: z.number().int().nonnegative(),
+  epoch: z.number().int().min(-1),
+  best: BestSchema.extend({ stage: z.number().int().nonnegative(), score: num }).nullable(),
+  stages: z.array(StageSummarySchema),
+  optimizer: z.unknown().optional(),
+});
+
+/** Where a run stands — what a checkpoint's state.json holds (validated by RunStateSchema). */
+export interface RunState {
+  /** Stages completed; the stage running now has this index. */
+  stagesDone: number;
+  /** Last completed epoch of the running stage (-1: none yet). */
+  epoch: number;
+  /** The selected epoch of a stage with `selectBest`. */
+  best: {
+    stage: number;
+    epoch: number;
+    score: number;
+    test: ClassificationSummary | null;
+    val: ClassificationSummary | null;
+  } | null;
+  /** Summaries of the completed stages. */
+  stages: StageSummary[];
+  /** The running stage's optimizer metadata (its tensors are in optimizer.safetensors). */
+  optimizer?: unknown;
+}
+export const FinalMetricsSchema = z.object({
+  /** The final model (after every stage) on the test split. */
+  final: Summary.nullable(),
+  /** The selected epoch of the main stage (by validation top-1, else test top-1). */
+  best: BestSchema.nullable(),
+  stages: z.array(StageSummarySchema),
+});
+export type FinalMetrics = z.infer<typeof FinalMetricsSchema>;
+
+export class RunFileError extends Error {}
+
+/** Parses `text` of `file` through `schema`; errors name the file (and `where`, e.g. a line). */
+export function parseRunFile<T>(schema: z.ZodType<T>, text: string, file: string, where = ''): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new RunFileError(`${file}${where}: not valid JSON (${(e as Error).message})`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new RunFileError(`${file}${where}: ${i.path.join('.') || '(top level)'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/** A run name is a relative path inside outDir ('a/b' allowed; no '..', no absolute path, no empty part). */
+export function checkRunName(name: string): void {
+  const parts = name.split(/[\\/]/);
+  if (path.isAbsolute(name) || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new RunFileError(`run name '${name}' must be a relative path inside outDir (no '..', '.', or leading '/')`);
+  }
+}
 
 export class RunDir {
-  constructor(readonly dir: string) {}
+  readonly checkpoints: CheckpointStore;
 
-  static create(outDir: string, name: string): RunDir {
+  constructor(readonly dir: string) {
+    this.checkpoints = new CheckpointStore(path.join(dir, 'checkpoints'));
+  }
+
+  /**
+   * A new run directory `outDir/name`. An existing run there is refused (its results would be mixed
+   * with the new ones) unless `overwrite`, which deletes it first.
+   */
+  static create(outDir: string, name: string, o: { overwrite?: boolean } = {}): RunDir {
+    checkRunName(name);
     const dir = path.resolve(outDir, name);
-    fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
+    if (fs.existsSync(path.join(dir, 'run.json')) || (fs.existsSync(dir) && fs.readdirSync(dir).length > 0)) {
+      if (!o.overwrite) {
+        let n = 2;
+        while (fs.existsSync(`${dir}-${n}`)) n++;
+        throw new RunFileError(
+          `run '${name}' already exists in ${dir}: continue it with --resume, replace it with --overwrite, ` +
+            `or choose another name (e.g. --name ${name}-${n})`,
+        );
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    fs.mkdirSync(dir, { recursive: true });
     return new RunDir(dir);
   }
 
+  /** An existing run directory (for resume, eval, predict, reports); leftovers of killed writes are removed. */
   static open(dir: string): RunDir {
     const d = path.resolve(dir);
     if (!fs.existsSync(path.join(d, 'run.json'))) {
-      throw new Error(`${d} is not an ltkit run directory (no run.json)`);
+      throw new RunFileError(`${d} is not an ltkit run directory (no run.json)`);
     }
-    return new RunDir(d);
+    const run = new RunDir(d);
+    return run;
   }
 
   file(...parts: string[]): string {
     return path.join(this.dir, ...parts);
   }
 
-  readRun<T = Record<string, unknown>>(): T {
-    return JSON.parse(fs.readFileSync(this.file('run.json'), 'utf8')) as T;
+  /** Removes temporaries of killed writes (`*.tmp-*`) and checkpoints no manifest names. */
+  removeStale(): void {
+    for (const f of fs.readdirSync(this.dir)) {
+      if (/\.tmp-\d+$/.test(f)) fs.rmSync(this.file(f), { force: true });
+    }
+    this.checkpoints.removeStale();
   }
 
-  writeRun(run: unknown): void {
-    writeFileAtomic(this.file('run.json'), JSON.stringify(run, null, 2) + '\n');
+  readRun(): RunJson {
+    const f = this.file('run.json');
+    return parseRunFile(RunJsonSchema, fs.readFileSync(f, 'utf8'), f);
   }
 
-  updateRun(patch: Record<string, unknown>): void {
-    this.writeRun({ ...this.readRun<Record<string, unknown>>(), ...patch });
+  writeRun(run: RunJson): void {
+    writeFileAtomic(this.file('run.json'), JSON.stringify(RunJsonSchema.parse(run), null, 2) + '\n');
   }
 
-  appendMetrics(line: Record<string, unknown>): void {
+  updateRun(patch: Partial<RunJson>): void {
+    this.writeRun({ ...this.readRun(), ...patch });
+  }
+
+  appendMetrics(line: MetricsLine): void {
     fs.appendFileSync(this.file('metrics.jsonl'), JSON.stringify(line) + '\n');
   }
 
-  readMetrics(): Record<string, unknown>[] {
+  /** Every metrics line, validated; `repair` drops a torn last line (a kill mid-append) instead of failing. */
+  readMetrics(o: { repair?: (warning: string) => void } = {}): MetricsLine[] {
     const f = this.file('metrics.jsonl');
     if (!fs.existsSync(f)) return [];
-    return fs
-      .readFileSync(f, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim().length > 0)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const text = fs.readFileSync(f, 'utf8');
+    const lines = text.split('\n');
+    const out: MetricsLine[] = [];
+    lines.forEach((l, i) => {
+      if (l.trim() === '') return;
+      const last = i === lines.length - 1 || (i === lines.length - 2 && lines[lines.length - 1] === '');
+      try {
+        out.push(parseRunFile(MetricsLineSchema, l, f, `:${i + 1}`));
+      } catch (e) {
+        const torn = last && !text.endsWith('\n');
+        if (!(o.repair && torn)) throw e;
+        o.repair(`${f}:${i + 1}: dropped a torn last line (${(e as Error).message.split(': ').pop()})`);
+      }
+    });
+    return out;
   }
 
-  /** Drops metric lines past `epoch` (a resumed run rewrites the epochs it repeats). */
-  truncateMetrics(epoch: number): void {
-    const keep = this.readMetrics().filter((m) => typeof m.epoch !== 'number' || (m.epoch as number) <= epoch);
-    writeFileAtomic(this.file('metrics.jsonl'), keep.map((m) => JSON.stringify(m) + '\n').join(''));
+  /** Rewrites metrics.jsonl with the lines `keep` accepts (a resumed run drops what it will redo). */
+  rewriteMetrics(keep: (l: MetricsLine) => boolean, repair?: (warning: string) => void): void {
+    const kept = this.readMetrics({ repair }).filter(keep);
+    writeFileAtomic(this.file('metrics.jsonl'), kept.map((m) => JSON.stringify(m) + '\n').join(''));
+  }
+
+  /** The current checkpoint's state (verified against the manifest, validated), or null before the first. */
+  readState(): RunState | null {
+    const store = this.checkpoints;
+    const file = store.file('state.json');
+    if (!file) return null;
+    return parseRunFile(RunStateSchema, store.read('state.json').toString('utf8'), file) as unknown as RunState;
+  }
+
+  readFinal(): FinalMetrics {
+    const f = this.file('final-metrics.json');
+    return parseRunFile(FinalMetricsSchema, fs.readFileSync(f, 'utf8'), f);
+  }
+
+  writeFinal(m: FinalMetrics): void {
+    writeFileAtomic(this.file('final-metrics.json'), JSON.stringify(m, null, 2) + '\n');
   }
 }
 

@@ -1,7 +1,9 @@
-// Smoke tests (ARCHITECTURE.md "Tests"): every loss × rule, MFW at each stage, the mixup family and the
-// classifier stages run 2 steps end to end through the CLI on tiny synthetic data (exit code, finite
-// losses, run.json, checkpoints); every trainable parameter gets a gradient under each recipe's loss;
-// a training call leaves no live native tensors behind.
+// Smoke tests (ARCHITECTURE.md "Tests"): recipes generated from the component registry — every loss alone
+// and with every class-weight and sampler component, every feature hook (MFW at each stage), every extra
+// stage after a plain and a cosine head — train 2 epochs end to end through the CLI on tiny synthetic data
+// (exit code, finite loss terms, run.json, metrics, checkpoints; `ltkit eval` gives the final model's
+// numbers); every trainable parameter gets a gradient under each recipe's loss; a training call leaves no
+// live native tensors behind. A component registered tomorrow is in these cases the moment it exists.
 import { runCli } from '../cli/test-util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,21 +12,20 @@ import * as os from 'os';
 import * as path from 'path';
 import { Tensor, tensor, tidy, memory } from '../engine';
 import { resolveConfig, applyOverrides, PRESETS, TrainConfig } from './config';
-import { buildTrainData } from './datasets';
+import { buildTrainData } from '../data/train-data';
+import { DataLoader, InMemorySource } from '../data/loader';
 import { batchPipelines } from './pipelines';
-import { buildCriterion, buildModel, batchLoss, gatherImages, train } from './trainer';
-import { parseRecipe } from '../methods/recipe';
-import { classWeightsAt } from '../methods/rules';
-import type { HookContext } from '../methods/types';
+import { train } from './trainer';
+import { buildModel } from './run-model';
+import { batchLoss } from './classification';
+import { components, parseRecipe, buildPlan } from '../methods';
+import type { HookContext, Slot } from '../methods/types';
 import { STAGES } from '../methods/types';
-import { AugRng } from '../data/transforms/rng';
+import { localContext } from '../core/context';
 import { Rng } from '../util/rng';
 
 const OUT = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-smoke-'));
 process.on('exit', () => fs.rmSync(OUT, { recursive: true, force: true }));
-
-const LOSSES = ['ce', 'focal', 'ldam', 'balanced-softmax', 'logit-adjusted'];
-const RULES = ['none', 'reweight', 'drw', 'resample', 'drs'];
 
 interface Case {
   name: string;
@@ -32,25 +33,23 @@ interface Case {
   sets?: string[];
 }
 
+const bySlot = (slot: Slot) =>
+  components()
+    .filter((c) => c.slot === slot)
+    .map((c) => c.name);
+const LOSSES = bySlot('loss');
+const RULES = [...bySlot('classWeights'), ...bySlot('sampler')];
 const CASES: Case[] = [
-  ...LOSSES.flatMap((l) =>
-    RULES.map((r) => ({ name: r === 'none' ? l : `${l}+${r}`, recipe: r === 'none' ? l : `${l}+${r}` })),
-  ),
+  ...LOSSES.flatMap((l) => [l, ...RULES.map((r) => `${l}+${r}`)]).map((r) => ({ name: r, recipe: r })),
   ...STAGES.map((s) => ({ name: `mfw@${s}`, recipe: 'mfw', sets: [`method.mfw.stage=${s}`] })),
-  { name: 'mfw', recipe: 'mfw' },
-  { name: 'mfw+drw', recipe: 'mfw+drw' },
+  ...bySlot('features')
+    .flatMap((f) => [f, `${f}+drw`])
+    .map((r) => ({ name: r, recipe: r })),
   { name: 'ldam+drw+mfw', recipe: 'ldam+drw+mfw' },
-  { name: 'mixup', recipe: 'mixup' },
-  { name: 'manifold-mixup', recipe: 'manifold-mixup' },
-  { name: 'remix', recipe: 'remix' },
-  { name: 'remix+drw', recipe: 'remix+drw' },
-  { name: 'ce+crt', recipe: 'ce+crt' },
-  { name: 'ce+tau-norm', recipe: 'ce+tau-norm' },
+  ...bySlot('classifier')
+    .flatMap((k) => [`ce+${k}`, `ldam+drw+${k}`])
+    .map((r) => ({ name: r, recipe: r })),
   { name: 'ce+tau-norm+val', recipe: 'ce+tau-norm', sets: ['data.valPerClass=2'] },
-  { name: 'ldam+drw+tau-norm', recipe: 'ldam+drw+tau-norm' },
-  { name: 'ce+lws', recipe: 'ce+lws' },
-  { name: 'ldam+lws', recipe: 'ldam+lws' },
-  { name: 'ldam+drw+crt', recipe: 'ldam+drw+crt' },
 ];
 
 /** Tiny synthetic data, resnet8, 2 epochs × 1 step (so DRW/DRS switch at epoch floor(0.8·2) = 1). */
@@ -101,10 +100,17 @@ function checkRun(dir: string, c: Case): void {
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-  const epochs = lines.filter((l) => l.type === 'epoch');
+  const stages = run.stages as string[];
+  assert.equal(stages[0], 'train');
+  const epochs = lines.filter((l) => l.type === 'epoch' && l.stage === 'train');
   assert.deepEqual(
     epochs.map((l) => l.epoch),
     [0, 1],
+  );
+  assert.deepEqual(
+    lines.filter((l) => l.type === 'stage').map((l) => l.stage),
+    stages,
+    'one stage line per stage',
   );
   for (const l of epochs) {
     assert.ok(Number.isFinite(l.loss) && l.loss > 0, `finite loss: ${l.loss}`);
@@ -112,16 +118,20 @@ function checkRun(dir: string, c: Case): void {
     assert.ok(Number.isFinite(l.lr) && l.lr > 0);
     assert.equal(typeof l.test.top1, 'number');
   }
-  for (const f of [
-    'last.safetensors',
-    'last.optim.safetensors',
-    'last.optim.json',
-    'last.state.json',
-    'best.safetensors',
-  ]) {
-    assert.ok(fs.statSync(path.join(dir, 'checkpoints', f)).size > 0, `checkpoints/${f}`);
+  // The current checkpoint is the one after the last stage; its manifest names every file with its checksum.
+  const m = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'latest.json'), 'utf8'));
+  for (const f of ['model.safetensors', 'best.safetensors', 'state.json']) {
+    assert.ok(m.files[f], `checkpoint has ${f}`);
+    assert.equal(fs.statSync(path.join(dir, 'checkpoints', m.id, f)).size, m.files[f].bytes, f);
   }
-  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'last.state.json'), 'utf8')).epoch, 1);
+  assert.deepEqual(
+    fs.readdirSync(path.join(dir, 'checkpoints')).sort(),
+    ['latest.json', m.id].sort(),
+    'only the current checkpoint remains',
+  );
+  const state = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', m.id, 'state.json'), 'utf8'));
+  assert.equal(state.stagesDone, stages.length);
+  assert.equal(state.epoch, -1);
   assert.ok(fs.existsSync(path.join(dir, 'subset-indices.json')));
   assert.ok(fs.existsSync(path.join(dir, 'final-metrics.json')));
 }
@@ -155,22 +165,30 @@ test('smoke: every recipe trains 2 steps end to end through the CLI', async (t) 
       const dir = path.join(OUT, name);
       checkRun(dir, c);
       const run = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
-      const cls = c.recipe.split('+').find((x) => ['crt', 'tau-norm', 'lws'].includes(x));
-      if (cls) {
-        const st = JSON.parse(fs.readFileSync(path.join(dir, 'classifier-stage.json'), 'utf8'));
-        assert.equal(st.stage, cls);
-        assert.equal(typeof st.test.top1, 'number');
-        assert.match(r.stdout, new RegExp(`after ${cls}: top-1 \\d+\\.\\d+%`), 'the CLI prints the stage result');
-        assert.ok(run.classifierStage && typeof run.classifierStage.top1 === 'number');
-        if (cls === 'crt') assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'crt.safetensors')));
-        if (cls === 'tau-norm') {
-          assert.equal(st.selectedOn, c.sets?.includes('data.valPerClass=2') ? 'val' : 'test');
+      const final = JSON.parse(fs.readFileSync(path.join(dir, 'final-metrics.json'), 'utf8'));
+      assert.deepEqual(
+        final.stages.map((st: { name: string }) => st.name),
+        run.stages,
+      );
+      assert.equal(final.final.top1, final.stages[final.stages.length - 1].test.top1, 'final = the last stage');
+      // `ltkit eval` rebuilds the final model (every stage applied) and says so; same numbers as the run.
+      const ev = await cli(['eval', '--run', dir, '--json']);
+      assert.equal(ev.code, 0, ev.stderr);
+      const evr = JSON.parse(ev.stdout);
+      assert.match(evr.model, new RegExp(`final model: ${run.stages.map((st: string) => `'${st}'`).join(', then ')}`));
+      assert.equal(evr.summary.top1, final.final.top1, 'eval reproduces the final top-1');
+      assert.deepEqual(evr.summary.confusion, final.final.confusion, 'eval reproduces the confusion matrix');
+      const extra = final.stages[1];
+      if (extra) {
+        assert.match(r.stdout, new RegExp(`after '${extra.name}': top-1 \\d+\\.\\d+%`), 'the CLI prints each stage');
+        if (extra.name === 'tau-norm') {
+          assert.equal(extra.result.selectedOn, c.sets?.includes('data.valPerClass=2') ? 'val' : 'test');
           assert.deepEqual(
-            st.sweep.map((e: { tau: number }) => e.tau),
+            extra.result.sweep.map((e: { tau: number }) => e.tau),
             [0, 0.5, 1],
           );
         }
-        if (cls === 'lws') assert.equal(st.scales.length, 4);
+        if (extra.name === 'lws') assert.equal(extra.result.scales.length, 4);
       }
       if (c.sets?.some((s) => s.startsWith('method.mfw.stage='))) {
         assert.equal(run.config.method.mfw.stage, c.sets[0].split('=')[1]);
@@ -204,10 +222,17 @@ function cfgFor(recipe: string, sets: string[] = []): TrainConfig {
 }
 
 test('every trainable parameter gets a finite, non-zero gradient under each recipe', () => {
-  const data = buildTrainData(cfgFor('ce'));
-  const pipes = batchPipelines(data, true);
+  const c0 = cfgFor('ce');
+  const data = buildTrainData(c0.data, c0.seed);
+  const input = { imageShape: data.train.shape.slice(1) as [number, number, number], mean: data.mean, std: data.std };
+  const pipes = batchPipelines(input, true);
   const idx = Int32Array.from({ length: 16 }, (_, i) => i % data.train.targets.length);
   const yArr = Int32Array.from(idx, (i) => data.train.targets[i]);
+  const loader = new DataLoader(new InMemorySource(data.train), {
+    sampler: { epochIndices: () => idx },
+    batchSize: 16,
+    transform: pipes.train,
+  });
   const cases = CASES.filter((c) => !/crt|lws|tau-norm/.test(c.recipe)).concat(
     // Classifier stages do not change the training loss; check the mixed recipes with their hooks.
     STAGES.map((s) => ({
@@ -219,26 +244,29 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
   const before = memory().numTensors;
   for (const c of cases) {
     const cfg = cfgFor(c.recipe, c.sets);
-    const recipe = parseRecipe(cfg.method, cfg.data.imbType);
-    const model = buildModel(cfg, recipe, data);
-    const crit = buildCriterion(recipe, cfg, data.clsNumList);
+    const plan = buildPlan(parseRecipe(cfg.method.recipe), {
+      settings: cfg,
+      clsNumList: data.clsNumList,
+      numClasses: data.numClasses,
+    });
+    const model = buildModel(cfg, plan.normedLinear, {
+      numClasses: data.numClasses,
+      inChannels: input.imageShape[2],
+      ctx: localContext({ channelsLast: false }),
+    });
+    const crit = plan.createCriterion();
     // The weights of the last epoch (DRW/Reweight active).
-    crit.setWeight(
-      classWeightsAt(recipe.classWeightsRule, cfg.train.epochs - 1, data.clsNumList, {
-        epochs: cfg.train.epochs,
-        deferFraction: cfg.method.deferFraction,
-        beta: cfg.method.cbBeta,
-      }),
-    );
+    crit.setWeight(plan.classWeightsAt(cfg.train.epochs - 1));
     model.train();
+    const batch = loader.batchAt(0, 0);
     tidy(() => {
       const rng = new Rng(5);
-      const x = pipes.train(gatherImages(data.train, idx), new AugRng(0, 0));
+      const x = batch.x;
       const y = tensor(yArr, [yArr.length], 'int64');
       let ctx: HookContext | null = null;
       let hook;
-      if (recipe.features) {
-        const h = recipe.features;
+      if (plan.features) {
+        const h = plan.features;
         const cx: HookContext = { targets: y, targetsArray: yArr, clsNumList: data.clsNumList, rng, labelMix: null };
         ctx = cx;
         hook = { stage: h.stage(rng), fn: (z: Tensor) => h.apply(z, cx) };
@@ -265,12 +293,15 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
     });
     model.dispose();
     crit.dispose();
+    batch.x.dispose();
+    batch.y.dispose();
   }
   assert.equal(memory().numTensors, before, 'gradient checks leave no live tensors');
 });
 
 test('a training call leaves memory().numTensors unchanged (after a warm-up call)', async () => {
-  const data = buildTrainData(cfgFor('ce'));
+  const c0 = cfgFor('ce');
+  const data = buildTrainData(c0.data, c0.seed);
   for (const recipe of [
     'ldam+drw',
     'mfw+drw',

@@ -1,71 +1,52 @@
-// The training loop. It knows slots, not methods: the recipe gives a loss, a class-weight rule, a
-// sampling rule, an optional feature hook and an optional classifier stage (methods/recipe.ts).
+// train(): a run from a configuration — the run directory, the data, the recipe's plan, the model and the
+// stages (the main supervised stage, then every stage the recipe's components add), each trained by the
+// one loop (loop.ts) with the trainer's hooks (hooks.ts).
 //
-// Determinism and resume: at the start of epoch e the trainer reseeds libtorch's generator and the
-// JS streams from (seed, e); checkpoints are written at epoch ends. A killed or interrupted run
-// resumes from the last completed epoch and reaches the same weights and metrics as an
-// uninterrupted run with the same seed (the test kills and resumes one).
+// Determinism and resume: every epoch reseeds from (seed, stage, epoch) (loop.ts), and checkpoints are
+// crash-consistent (checkpoint.ts). A resumed run takes its configuration from run.json (a result-changing
+// difference on the command line is refused), loads the last checkpoint and reaches the same weights and
+// metrics as an uninterrupted run (resume.test.ts kills one with SIGKILL).
 import * as fs from 'fs';
-import {
-  Tensor,
-  tensor,
-  tidy,
-  noGrad,
-  manualSeed,
-  setNumThreads,
-  runtimeInfo,
-  loadSafetensors,
-  saveSafetensors,
-  dispose,
-} from '../engine';
-import { writeFileAtomic } from '../engine/safetensors';
-import * as losses from '../losses';
-import type { Criterion } from '../losses';
-import * as models from '../models';
-import { SGD } from '../optim';
-import { learningRate } from '../optim/schedules';
-import { parseRecipe, Recipe } from '../methods/recipe';
-import { classWeightsAt, samplingAt, RuleOptions, SamplingKind } from '../methods/rules';
-import type { HookContext } from '../methods/types';
-import { createSampler } from '../data/samplers';
-import { AugRng } from '../data/transforms/rng';
-import { Rng } from '../util/rng';
-import { ClassificationMeter } from '../eval/metrics';
+import { manualSeed, setNumThreads, runtimeInfo, dispose } from '../engine';
+import type { ClassificationSummary } from '../eval/metrics';
 import { headline } from '../eval/headline';
-import { TrainConfig, TrainConfigInput, resolveConfig, ConfigError } from './config';
-import { buildTrainData, ImageSet, TrainData } from './datasets';
-import { RunDir, gitSha, ltkitVersion } from './run-dir';
-import { batchPipelines, Pipelines } from './pipelines';
+import { buildTrainData, TrainData, ImageSet } from '../data/train-data';
+import { DataLoader, InMemorySource, EpochSampler } from '../data/loader';
+import { parseRecipe, buildPlan, describeRecipe } from '../methods';
+import type { StageEnv, StageFactory } from '../methods';
+import { localContext } from '../core/context';
+import type { ClassifierModel } from '../models';
+import type { TrainingStage } from '../core/task';
+import { TrainConfig, TrainConfigInput, resolveConfig, resumeConfig, ConfigError } from './config';
+import { RunDir, RunFileError, RunState, gitSha, ltkitVersion } from './run-dir';
+import { runStage, Hook, LoopControl, EpochLog, StageSummary } from './loop';
+import { lrSchedule, evaluation, metricsLog, runState, checkpoints, interrupt, stopAfterEpochs } from './hooks';
 import { Progress } from './progress';
-import { runClassifierStage } from './classifier-stage';
+import { batchPipelines } from './pipelines';
+import { buildModel } from './run-model';
+import { evaluateModel, extractFeatures, supervisedStage } from './classification';
+import { writeFileAtomic } from '../util/fs';
 
-export interface EpochLog {
-  epoch: number;
-  lr: number;
-  loss: number;
-  lossTerms: Record<string, number>;
-  trainAcc: number;
-  imgPerSec: number;
-  seconds: number;
-  test?: Record<string, unknown>;
-  val?: Record<string, unknown>;
-}
-
-/** Hooks called in this order: onTrainBegin, (onEpochBegin, onBatchEnd*, onEpochEnd)*, onTrainEnd. */
+/** The simple callback form of hooks (tfjs style); `TrainOptions.hooks` takes full Hook objects. */
 export interface Callbacks {
   onTrainBegin?(ctx: { config: TrainConfig; runDir: string; startEpoch: number }): void;
-  onEpochBegin?(epoch: number): void;
-  onBatchEnd?(epoch: number, step: number, logs: { loss: number; lr: number }): void;
+  onEpochBegin?(epoch: number, stage: string): void;
+  onBatchEnd?(epoch: number, step: number, logs: { loss: number; lr: number; stage: string }): void;
   onEpochEnd?(epoch: number, logs: EpochLog): void;
   onTrainEnd?(result: TrainResult): void;
 }
 
 export interface TrainOptions {
+  /** Continue the named run from its last checkpoint (its run.json's configuration). */
   resume?: boolean;
+  /** Replace an existing run of the same name (without it, an existing run is refused). */
+  overwrite?: boolean;
   callbacks?: Callbacks;
-  /** Print a progress line (default: config.train.progress, 'auto' = when stderr is a TTY or not CI). */
+  /** Hooks run after the trainer's own (hooks.ts lists the order). */
+  hooks?: Hook[];
+  /** Where progress and messages go (default: stderr, unless config.train.progress is 'off'). */
   log?: (line: string) => void;
-  /** Stop after this many epochs of this invocation (tests use it to simulate a kill). */
+  /** Stop after this many epochs of this invocation (tests use it to stand in for a kill). */
   stopAfterEpochs?: number;
   /** Reuse already-built data (e.g. two runs on one data set). */
   data?: TrainData;
@@ -74,18 +55,15 @@ export interface TrainOptions {
 export interface TrainResult {
   runDir: string;
   status: 'completed' | 'interrupted';
+  /** Epochs of the main stage completed. */
   epochs: number;
-  final: Record<string, unknown> | null;
-  best: Record<string, unknown> | null;
+  /** The final model (after every stage) on the test split; null until the run completes. */
+  final: ClassificationSummary | null;
+  /** The selected epoch of the main stage (by validation top-1, else test top-1). */
+  best: { epoch: number; test: ClassificationSummary | null; val: ClassificationSummary | null } | null;
   bestEpoch: number | null;
-  classifierStage?: Record<string, unknown> | null;
-}
-
-interface TrainerState {
-  epoch: number; // last completed epoch
-  bestScore: number;
-  bestEpoch: number | null;
-  best: Record<string, unknown> | null;
+  /** Every completed stage: its record (e.g. τ-norm's τ) and evaluation. */
+  stages: StageSummary[];
 }
 
 function defaultName(cfg: TrainConfig): string {
@@ -93,176 +71,111 @@ function defaultName(cfg: TrainConfig): string {
   return `${cfg.data.dataset}-${cfg.data.imbType}${cfg.data.rho}-${cfg.method.recipe.replace(/\+/g, '_')}-${t}`;
 }
 
-function seedFor(seed: number, epoch: number, stream: number): number {
-  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(stream + 1, 0xc2b2ae35)) >>> 0;
+function callbackHook(cb: Callbacks, begin: () => Parameters<NonNullable<Callbacks['onTrainBegin']>>[0]): Hook {
+  return {
+    onRunBegin: () => cb.onTrainBegin?.(begin()),
+    onEpochBegin: (e) => cb.onEpochBegin?.(e.epoch, e.stage),
+    onStepEnd: (s) => cb.onBatchEnd?.(s.epoch, s.step, { loss: s.loss, lr: s.lr, stage: s.stage.name }),
+    onEpochEnd: (log) => cb.onEpochEnd?.(log.epoch, log),
+  };
 }
 
-/** Builds the criterion of a recipe (class counts feed LDAM margins and priors). */
-export function buildCriterion(recipe: Recipe, cfg: TrainConfig, clsNumList: number[]): Criterion {
-  const m = cfg.method;
-  const byLoss: Record<string, losses.LossOptions> = {
-    ce: {},
-    focal: { gamma: m.gamma },
-    ldam: { clsNumList, maxMargin: m.maxMargin, s: m.s },
-    'balanced-softmax': { clsNumList },
-    'logit-adjusted': { clsNumList, tau: m.tau },
-  };
-  return losses.create(recipe.loss, byLoss[recipe.loss]);
+/** Opens the run (new, or resumed with its own configuration) and settles the configuration. */
+function openRun(requested: TrainConfig, o: TrainOptions): { run: RunDir; cfg: TrainConfig } {
+  const name = requested.name ?? defaultName(requested);
+  if (!o.resume)
+    return { run: RunDir.create(requested.outDir, name, { overwrite: o.overwrite }), cfg: { ...requested, name } };
+  if (!requested.name) throw new ConfigError('--resume needs the name of the run to continue (name / --name)');
+  const run = RunDir.open(`${requested.outDir}/${name}`);
+  const runFile = run.file('run.json');
+  const saved = resolveConfig(run.readRun().config, `${runFile}: config`);
+  run.removeStale();
+  return { run, cfg: resumeConfig(saved, requested, runFile) };
 }
 
 /**
- * The loss for a batch, with label mixing when a hook recorded it. Per-sample coefficients (Remix:
- * λ_y ∈ {0, 1, λ}) are applied by grouping samples that share a coefficient, so the result is
- * mean_n[λ_n·ℓ(a_n) + (1 − λ_n)·ℓ(b_n)] for any mean-reduced criterion. With class weights
- * (remix+drw) each group's loss is its own weighted mean, and groups count by their size.
+ * Trains as configured. Returns the run directory and the final and best metrics (best by validation top-1
+ * when a validation split exists, else by test top-1 as the papers report).
  */
-export function batchLoss(crit: Criterion, logits: Tensor, targets: Tensor, ctx: HookContext | null): Tensor {
-  const mix = ctx?.labelMix;
-  if (!mix) return crit(logits, targets);
-  const mixed = (lg: Tensor, a: Tensor, b: Tensor, lam: number): Tensor => {
-    if (lam === 1) return crit(lg, a);
-    if (lam === 0) return crit(lg, b);
-    return crit(lg, a)
-      .mul(lam)
-      .add(crit(lg, b).mul(1 - lam));
-  };
-  if (typeof mix.lam === 'number') return mixed(logits, mix.a, mix.b, mix.lam);
-  const B = mix.lam.length;
-  const groups = new Map<number, number[]>();
-  mix.lam.forEach((v, n) => {
-    const g = groups.get(v);
-    if (g) g.push(n);
-    else groups.set(v, [n]);
-  });
-  let total: Tensor | null = null;
-  for (const [lam, members] of groups) {
-    const idx = tensor(Int32Array.from(members), [members.length], 'int64');
-    const part = mixed(logits.indexSelect(0, idx), mix.a.indexSelect(0, idx), mix.b.indexSelect(0, idx), lam).mul(
-      members.length / B,
-    );
-    total = total === null ? part : total.add(part);
-  }
-  return total as Tensor;
-}
-
-export function buildModel(
-  cfg: TrainConfig,
-  recipe: Recipe,
-  data: { numClasses: number; train: ImageSet },
-): models.ClassifierModel {
-  const normed = cfg.model.normedLinear === 'auto' ? recipe.normedLinear : cfg.model.normedLinear === 'on';
-  const model = models.create(cfg.model.name, {
-    numClasses: data.numClasses,
-    normedLinear: normed,
-    inChannels: data.train.shape[3],
-  });
-  // Channels-last is a CPU oneDNN speed-up (same values to rounding, ~3e-7 relative).
-  return usesChannelsLast(cfg) ? model.toChannelsLast() : model;
-}
-
-export function usesChannelsLast(cfg: TrainConfig): boolean {
-  return cfg.train.channelsLast && cfg.device === 'cpu';
-}
-
-/** Evaluates a model on an image set; returns the meter summary. */
-export function evaluate(
-  model: models.ClassifierModel,
-  set: ImageSet,
-  pipes: Pipelines,
-  opts: { numClasses: number; trainCounts: number[]; batchSize: number },
-): Record<string, unknown> {
-  const meter = new ClassificationMeter(opts.numClasses, { trainCounts: opts.trainCounts });
-  model.eval();
-  const n = set.targets.length;
-  noGrad(() => {
-    for (let i = 0; i < n; i += opts.batchSize) {
-      const idx = new Int32Array(Math.min(opts.batchSize, n - i)).map((_, k) => i + k);
-      tidy(() => {
-        const x = pipes.test(gatherImages(set, idx));
-        const y = tensor(
-          Int32Array.from(idx, (j) => set.targets[j]),
-          [idx.length],
-          'int64',
-        );
-        meter.update(model.forward(x), y);
-      });
-    }
-  });
-  return meter.summary() as unknown as Record<string, unknown>;
-}
-
-/** The uint8 NHWC images at `idx` as one tensor. */
-export function gatherImages(set: ImageSet, idx: ArrayLike<number>): Tensor {
-  const [, h, w, c] = set.shape;
-  const per = h * w * c;
-  const out = new Uint8Array(idx.length * per);
-  for (let k = 0; k < idx.length; k++) out.set(set.images.subarray(idx[k] * per, (idx[k] + 1) * per), k * per);
-  return tensor(out, [idx.length, h, w, c], 'uint8');
-}
-
-function selectionScore(summary: Record<string, unknown>): number {
-  return Number(summary.top1 ?? 0);
-}
-
-/**
- * Trains a classifier as configured. Returns the run directory and the final and best metrics
- * (best by validation top-1 when a validation split exists, else by test top-1 as the papers report).
- */
-export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
-  const cfg = resolveConfig(input);
-  if (cfg.device !== 'cpu') {
+export async function train(config: TrainConfigInput | TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  const requested = resolveConfig(config);
+  if (requested.device !== 'cpu') {
     // The engine and models take a device; the trainer's batch path is CPU-only until it is tested on a GPU.
-    throw new ConfigError(`device: '${cfg.device}' is not supported by the trainer yet (allowed: cpu)`);
+    throw new ConfigError(`device: '${requested.device}' is not supported by the trainer yet (allowed: cpu)`);
   }
+  const { run, cfg } = openRun(requested, opts);
+  const ctx = localContext({ device: cfg.device, channelsLast: cfg.train.channelsLast });
   if (cfg.threads) setNumThreads(cfg.threads);
-  const recipe = parseRecipe({ ...cfg.method }, cfg.data.imbType);
   const log =
     opts.log ?? (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
-  const name = cfg.name ?? defaultName(cfg);
-  const run = opts.resume ? RunDir.open(`${cfg.outDir}/${name}`) : RunDir.create(cfg.outDir, name);
 
-  const data = opts.data ?? buildTrainData(cfg);
-  const pipes = batchPipelines(data, cfg.train.augment, { channelsLast: usesChannelsLast(cfg) });
-  const epochs = cfg.train.epochs;
-  const bs = cfg.train.batchSize;
-
+  const data = opts.data ?? buildTrainData(cfg.data, cfg.seed);
+  const recipe = parseRecipe(cfg.method.recipe);
+  const plan = buildPlan(recipe, { settings: cfg, clsNumList: data.clsNumList, numClasses: data.numClasses });
+  const input = { imageShape: data.train.shape.slice(1) as [number, number, number], mean: data.mean, std: data.std };
+  const pipes = batchPipelines(input, cfg.train.augment, { channelsLast: ctx.channelsLast });
   manualSeed(cfg.seed);
-  const model = buildModel(cfg, recipe, data);
-  const optimizer = new SGD(model.parameters(), {
-    lr: cfg.optim.lr,
-    momentum: cfg.optim.momentum,
-    weightDecay: cfg.optim.weightDecay,
-    nesterov: cfg.optim.nesterov,
+  const model = buildModel(cfg, plan.normedLinear, {
+    numClasses: data.numClasses,
+    inChannels: input.imageShape[2],
+    ctx,
   });
-  const criterion = buildCriterion(recipe, cfg, data.clsNumList);
 
-  let state: TrainerState = { epoch: -1, bestScore: -Infinity, bestEpoch: null, best: null };
-  const ckpt = (n: string) => run.file('checkpoints', n);
-  if (opts.resume && fs.existsSync(ckpt('last.state.json'))) {
-    state = JSON.parse(fs.readFileSync(ckpt('last.state.json'), 'utf8')) as TrainerState;
-    const w = loadSafetensors(ckpt('last.safetensors'));
-    model.loadStateDict(w);
-    dispose(w);
-    const o = loadSafetensors(ckpt('last.optim.safetensors'));
-    optimizer.loadStateDict({ tensors: o, meta: JSON.parse(fs.readFileSync(ckpt('last.optim.json'), 'utf8')) });
-    dispose(o);
-    run.truncateMetrics(state.epoch);
-    log(`[ltkit] resuming ${run.dir} after epoch ${state.epoch + 1}/${epochs}`);
-  } else if (!opts.resume) {
+  const splitSet = (split: 'train' | 'val' | 'test'): ImageSet | null =>
+    split === 'train' ? data.train : split === 'val' ? data.val : data.test;
+  const evalOpts = { numClasses: data.numClasses, trainCounts: data.clsNumList };
+  const evaluate = (split: 'val' | 'test') => {
+    const set = splitSet(split);
+    return set ? evaluateModel(model, set, pipes.test, evalOpts) : null;
+  };
+  const trainLoader = (sampler: EpochSampler) =>
+    new DataLoader(new InMemorySource(data.train), {
+      sampler,
+      batchSize: cfg.train.batchSize,
+      transform: pipes.train,
+      seed: cfg.seed,
+    });
+  const env: StageEnv = {
+    model,
+    settings: cfg,
+    ctx,
+    numClasses: data.numClasses,
+    clsNumList: data.clsNumList,
+    trainTargets: data.train.targets,
+    trainLoader,
+    features: (split) => {
+      const set = splitSet(split);
+      return set ? extractFeatures(model, set, pipes.test) : null;
+    },
+    evaluate,
+    log,
+  };
+  const main: StageFactory = {
+    name: 'train',
+    build: () => {
+      const sampler = plan.createSampler(data.train.targets, cfg.seed);
+      return supervisedStage(cfg, {
+        model,
+        plan,
+        sampler,
+        loader: trainLoader(sampler),
+        clsNumList: data.clsNumList,
+        evaluate,
+      });
+    },
+  };
+  const factories = [main, ...plan.stages];
+  const stageNames = factories.map((f) => f.name);
+
+  let state: RunState = { stagesDone: 0, epoch: -1, best: null, stages: [] };
+  const store = run.checkpoints;
+  if (!opts.resume) {
     run.writeRun({
+      format: 1,
       status: 'running',
       config: cfg,
-      recipe: {
-        text: recipe.text,
-        components: recipe.components,
-        slots: {
-          loss: recipe.loss,
-          classWeights: recipe.classWeightsRule,
-          sampler: recipe.samplerRule,
-          features: recipe.features?.name ?? null,
-          classifier: recipe.classifier,
-        },
-      },
+      recipe: describeRecipe(recipe),
+      stages: stageNames,
       data: {
         dataset: data.dataset,
         numClasses: data.numClasses,
@@ -272,8 +185,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         valSize: data.val?.targets.length ?? 0,
         testSize: data.test.targets.length,
         subsetHash: data.subset.hash,
-        // What eval/predict need to rebuild the input pipeline from the run alone.
-        imageShape: data.train.shape.slice(1),
+        imageShape: input.imageShape,
         mean: data.mean,
         std: data.std,
       },
@@ -285,189 +197,160 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       },
       startedAt: new Date().toISOString(),
     });
-    fs.writeFileSync(
+    writeFileAtomic(
       run.file('subset-indices.json'),
       JSON.stringify({ hash: data.subset.hash, indices: Array.from(data.subset.indices) }),
     );
+  } else {
+    const info = run.readRun();
+    if (info.data.subsetHash !== data.subset.hash) {
+      throw new RunFileError(
+        `${run.file('run.json')}: the run trained on subset ${info.data.subsetHash.slice(0, 12)}…, ` +
+          `the data now gives ${data.subset.hash.slice(0, 12)}… (a different data set or selection); not resuming`,
+      );
+    }
+    state = run.readState() ?? state;
+    const repair = (w: string) => log(`[ltkit] warning: ${w}`);
+    if (!fs.existsSync(run.file('metrics.jsonl')) && (state.stagesDone > 0 || state.epoch >= 0)) {
+      repair(`${run.file('metrics.jsonl')} is missing: the resumed run logs only the epochs it trains from now on`);
+    }
+    // Drop what the resumed run will redo: lines of later stages and of epochs after the checkpoint.
+    run.rewriteMetrics((l) => {
+      const s = stageNames.indexOf(l.stage);
+      return s < state.stagesDone || (s === state.stagesDone && l.type === 'epoch' && l.epoch <= state.epoch);
+    }, repair);
+    log(
+      state.stagesDone >= factories.length
+        ? `[ltkit] ${run.dir}: already completed`
+        : `[ltkit] resuming ${run.dir}: stage '${stageNames[state.stagesDone]}' after epoch ${state.epoch + 1}`,
+    );
   }
   log(
-    `[ltkit] ${run.dir}: recipe ${recipe.text} (loss=${recipe.loss}, weights=${recipe.classWeightsRule}, ` +
-      `sampler=${recipe.samplerRule}, features=${recipe.features?.name ?? 'none'}${recipe.classifier ? ', then ' + recipe.classifier : ''}); ` +
+    `[ltkit] ${run.dir}: recipe ${recipe.text} (${describeSlots(recipe)}); stages ${stageNames.join(' → ')}; ` +
       `${data.train.targets.length} train / ${data.test.targets.length} test images, ${data.numClasses} classes`,
   );
 
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    log(
-      '\n[ltkit] interrupt: finishing this step; the last completed epoch stays checkpointed (Ctrl-C again to quit now)',
-    );
-  };
-  process.on('SIGINT', onSigint);
-  const cb = opts.callbacks ?? {};
-  cb.onTrainBegin?.({ config: cfg, runDir: run.dir, startEpoch: state.epoch + 1 });
-  const ruleOpts: RuleOptions = { epochs, deferFraction: cfg.method.deferFraction, beta: cfg.method.cbBeta };
-  const progress = new Progress(log, cfg.train.progress);
-  let ranEpochs = 0;
-  let lastSummary: Record<string, unknown> | null = null;
+  const control: LoopControl = { stopRequested: false };
+  const isMain = ctx.isMain;
+  const hooks: Hook[] = [
+    lrSchedule(),
+    evaluation(state, { model, store }),
+    ...(isMain ? [metricsLog(run)] : []),
+    runState(state),
+    ...(isMain ? [checkpoints(state, { model, store, every: cfg.train.checkpointEvery })] : []),
+    new Progress(log, isMain ? cfg.train.progress : 'off', () => state.best?.epoch ?? null),
+    interrupt(control, log),
+    ...(opts.hooks ?? []),
+    ...(opts.callbacks
+      ? [callbackHook(opts.callbacks, () => ({ config: cfg, runDir: run.dir, startEpoch: state.epoch + 1 }))]
+      : []),
+    ...(opts.stopAfterEpochs !== undefined ? [stopAfterEpochs(opts.stopAfterEpochs, control)] : []),
+  ];
 
+  // Weights of a checkpoint taken between stages load before the next stage is built; weights taken
+  // inside a stage load into that stage's structure, after it is built.
+  const resumeAt = opts.resume && store.manifest() ? { stage: state.stagesDone, inStage: state.epoch >= 0 } : null;
+  for (let i = 1; i < Math.min(state.stagesDone, factories.length); i++) {
+    factories[i].restore?.(model, state.stages[i].result);
+  }
+  let lastLog: EpochLog | null = null;
+  hooks.push({ onEpochEnd: (l) => void (lastLog = l) });
   try {
-    for (let epoch = state.epoch + 1; epoch < epochs && !interrupted; epoch++) {
-      if (opts.stopAfterEpochs !== undefined && ranEpochs >= opts.stopAfterEpochs) break;
-      cb.onEpochBegin?.(epoch);
-      const t0 = Date.now();
-      manualSeed(seedFor(cfg.seed, epoch, 0));
-      const hookRng = new Rng(seedFor(cfg.seed, epoch, 1));
-      const augRng = new AugRng(cfg.seed, epoch);
-      const weights = classWeightsAt(recipe.classWeightsRule, epoch, data.clsNumList, ruleOpts);
-      criterion.setWeight(weights);
-      const sampling: SamplingKind = samplingAt(recipe.samplerRule, epoch, ruleOpts);
-      const sampler = createSampler({
-        kind: sampling,
-        targets: data.train.targets,
-        seed: cfg.seed,
-        beta: cfg.method.cbBeta,
-      });
-      const order = sampler.epochIndices(epoch);
-      const stepsFull = Math.floor(order.length / bs) + (order.length % bs > 0 ? 1 : 0);
-      const steps = Math.min(stepsFull, cfg.train.maxStepsPerEpoch ?? Infinity);
-      model.train();
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      let lr = 0;
-      for (let step = 0; step < steps && !interrupted; step++) {
-        lr = learningRate(cfg, epoch, step, steps);
-        optimizer.setLr(lr);
-        const idx = order.subarray(step * bs, Math.min(order.length, (step + 1) * bs));
-        const yArr = Int32Array.from(idx, (i) => data.train.targets[i]);
-        const [lossValue, nCorrect] = tidy(() => {
-          const x = pipes.train(gatherImages(data.train, idx), augRng.fork(step));
-          const y = tensor(yArr, [yArr.length], 'int64');
-          let ctx: HookContext | null = null;
-          let hook;
-          if (recipe.features) {
-            const h = recipe.features;
-            ctx = { targets: y, targetsArray: yArr, clsNumList: data.clsNumList, rng: hookRng, labelMix: null };
-            const c = ctx;
-            hook = { stage: h.stage(hookRng), fn: (z: Tensor) => h.apply(z, c) };
-          }
-          const { logits } = model.forwardFeatures(x, { hook });
-          const loss = batchLoss(criterion, logits, y, ctx);
-          const v = loss.item();
-          if (!Number.isFinite(v)) {
-            throw new Error(
-              `loss is ${v} at epoch ${epoch + 1}, step ${step + 1} (lr ${lr}); lower optim.lr or check the data`,
-            );
-          }
-          optimizer.zeroGrad();
-          loss.backward();
-          optimizer.step();
-          const nc = logits.argmax({ dim: 1 }).eq(y).sum().item();
-          return [v, nc];
-        });
-        lossSum += lossValue * idx.length;
-        correct += nCorrect;
-        seen += idx.length;
-        cb.onBatchEnd?.(epoch, step, { loss: lossValue, lr });
-        // Let signal handlers (Ctrl-C) and other callbacks run between steps.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        progress.step({ epoch, epochs, step, steps, loss: lossSum / seen, lr, seen, t0 });
+    for (const h of hooks) h.onRunBegin?.();
+    if (resumeAt && !resumeAt.inStage) loadModel(run, model);
+    for (let i = state.stagesDone; i < factories.length && !control.stopRequested; i++) {
+      const stage = factories[i].build(env);
+      try {
+        if (resumeAt?.stage === i && resumeAt.inStage) loadStage(run, model, stage, state);
+        for (const h of hooks) h.onStageBegin?.(stage, i);
+        lastLog = null;
+        if (!(await runStage(stage, { stageIndex: i, from: state.epoch + 1, seed: cfg.seed, hooks, control }))) break;
+        const result = stage.finish?.() ?? {};
+        const reuse = !stage.finish && lastLog !== null ? (lastLog as EpochLog) : null;
+        const summary: StageSummary = {
+          name: stage.name,
+          result,
+          test: reuse ? (reuse.test ?? null) : evaluate('test'),
+          val: reuse ? (reuse.val ?? null) : evaluate('val'),
+        };
+        for (const h of hooks) h.onStageEnd?.(summary, stage);
+      } finally {
+        stage.dispose();
       }
-      if (interrupted) break;
-      const seconds = (Date.now() - t0) / 1000;
-      const entry: EpochLog = {
-        epoch,
-        lr,
-        loss: lossSum / Math.max(1, seen),
-        lossTerms: { [recipe.loss]: lossSum / Math.max(1, seen) },
-        trainAcc: correct / Math.max(1, seen),
-        imgPerSec: seen / Math.max(1e-9, seconds),
-        seconds,
-      };
-      const isLast = epoch === epochs - 1;
-      if ((epoch + 1) % cfg.train.evalEvery === 0 || isLast) {
-        const evalOpts = { numClasses: data.numClasses, trainCounts: data.clsNumList, batchSize: 256 };
-        entry.test = evaluate(model, data.test, pipes, evalOpts);
-        if (data.val) entry.val = evaluate(model, data.val, pipes, evalOpts);
-        lastSummary = entry.test;
-        const score = selectionScore(entry.val ?? entry.test);
-        if (score > state.bestScore) {
-          state.bestScore = score;
-          state.bestEpoch = epoch;
-          state.best = { epoch, test: entry.test, val: entry.val ?? null };
-          saveState(ckpt('best.safetensors'), model.stateDict());
-        }
-      }
-      progress.epochEnd(entry, state.bestEpoch);
-      run.appendMetrics({ type: 'epoch', ...entry });
-      state.epoch = epoch;
-      // Checkpoint: weights, optimizer, then the state file last (it marks the checkpoint complete).
-      if ((epoch + 1) % cfg.train.checkpointEvery === 0 || isLast) {
-        saveState(ckpt('last.safetensors'), model.stateDict());
-        const o = optimizer.stateDict();
-        saveState(ckpt('last.optim.safetensors'), o.tensors);
-        writeFileAtomic(ckpt('last.optim.json'), JSON.stringify(o.meta));
-        writeFileAtomic(ckpt('last.state.json'), JSON.stringify(state));
-      }
-      cb.onEpochEnd?.(epoch, entry);
-      ranEpochs++;
     }
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    for (const h of hooks) h.onRunEnd?.();
   }
 
-  const completed = state.epoch === epochs - 1;
-  let classifierStage: Record<string, unknown> | null = null;
-  if (completed && recipe.classifier && !interrupted) {
-    classifierStage = runClassifierStage(recipe.classifier, { model, data, pipes, cfg, run, log });
-  }
-  const finalSummary = completed ? (lastSummary ?? readLastTest(run)) : null;
+  const completed = state.stagesDone >= factories.length;
+  const last = state.stages[state.stages.length - 1];
   const result: TrainResult = {
     runDir: run.dir,
     status: completed ? 'completed' : 'interrupted',
-    epochs: state.epoch + 1,
-    final: finalSummary,
-    best: state.best,
-    bestEpoch: state.bestEpoch,
-    classifierStage,
+    epochs: state.stagesDone > 0 ? cfg.train.epochs : state.epoch + 1,
+    final: completed ? (last.test as ClassificationSummary | null) : null,
+    best: state.best ? { epoch: state.best.epoch, test: state.best.test, val: state.best.val } : null,
+    bestEpoch: state.best?.epoch ?? null,
+    stages: state.stages,
   };
-  run.updateRun({
-    status: result.status,
-    finishedAt: new Date().toISOString(),
-    epochsDone: state.epoch + 1,
-    final: summaryHead(finalSummary),
-    best: state.best ? { epoch: state.bestEpoch, ...summaryHead(state.best.test as Record<string, unknown>) } : null,
-    classifierStage: classifierStage ? summaryHead(classifierStage.test as Record<string, unknown>) : null,
-  });
-  fs.writeFileSync(
-    run.file('final-metrics.json'),
-    JSON.stringify({ final: finalSummary, best: state.best, classifierStage }, null, 2),
-  );
-  cb.onTrainEnd?.(result);
-  // Free the native tensors this call owns (weights, momentum buffers, cached per-class vectors).
+  if (isMain) {
+    run.updateRun({
+      status: result.status,
+      finishedAt: new Date().toISOString(),
+      epochsDone: result.epochs,
+      final: headline(result.final),
+      best: state.best ? { epoch: state.best.epoch, ...(headline(state.best.test) ?? emptyHeadline()) } : null,
+    });
+    run.writeFinal({ final: result.final, best: result.best, stages: result.stages });
+  }
+  opts.callbacks?.onTrainEnd?.(result);
+  // Free the native tensors this call owns (weights; each stage freed its optimizer and caches).
   model.dispose();
-  optimizer.dispose();
-  criterion.dispose();
   return result;
 }
 
-/** Saves detached state-dict views, then frees the views (the storage stays with the module). */
-function saveState(file: string, views: Record<string, Tensor>): void {
+function emptyHeadline() {
+  return { top1: null, top5: null, balancedAccuracy: null, macroF1: null, many: null, medium: null, few: null };
+}
+
+function describeSlots(recipe: ReturnType<typeof parseRecipe>): string {
+  return [...recipe.bySlot].map(([slot, c]) => `${slot}=${c.name}`).join(', ');
+}
+
+/** Loads the checkpoint's model weights. */
+function loadModel(run: RunDir, model: ClassifierModel) {
+  const w = run.checkpoints.loadTensors('model.safetensors');
   try {
-    saveSafetensors(file, views);
+    model.loadStateDict(w);
   } finally {
-    dispose(views);
+    dispose(w);
   }
 }
 
-function readLastTest(run: RunDir): Record<string, unknown> | null {
-  const ms = run.readMetrics().filter((m) => m.test);
-  return ms.length ? (ms[ms.length - 1].test as Record<string, unknown>) : null;
+/** Loads a checkpoint taken inside `stage`: model, optimizer and the stage's extra state. */
+function loadStage(run: RunDir, model: ClassifierModel, stage: TrainingStage, state: RunState): void {
+  loadModel(run, model);
+  const store = run.checkpoints;
+  if (stage.optimizer && store.file('optimizer.safetensors')) {
+    const t = store.loadTensors('optimizer.safetensors');
+    try {
+      stage.optimizer.loadStateDict({ tensors: t, meta: state.optimizer });
+    } finally {
+      dispose(t);
+    }
+  }
+  if (stage.loadExtraState && store.file('extra.safetensors')) {
+    const t = store.loadTensors('extra.safetensors');
+    try {
+      stage.loadExtraState(t);
+    } finally {
+      dispose(t);
+    }
+  }
 }
 
-function summaryHead(s: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
-  const h = headline(s);
-  return h ? { ...h } : null;
+/** The configuration a run was trained with (its run.json, validated). */
+export function savedConfig(outDir: string, name: string): TrainConfig {
+  const run = RunDir.open(`${outDir}/${name}`);
+  return resolveConfig(run.readRun().config, `${run.file('run.json')}: config`);
 }

@@ -1,7 +1,8 @@
 // Tests for long-tail counts: SPEC §1.1 known totals and NumPy/Python reference fixtures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { longTailCounts, unlabeledCounts, SVHN_LT_ORDER, longTailProfile, presetCounts } from './counts';
+import { longTailCounts, unlabeledCounts, SVHN_LT_ORDER, longTailProfile } from './counts';
+import { catalogCounts } from '../catalog';
 import { loadFixture } from './fixtures.test-util';
 
 const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
@@ -70,12 +71,12 @@ test('unlabeled DU@5x for CIFAR-10-LT rho=100, rhoU=1 is balanced', () => {
   assert.deepEqual(u, new Array(10).fill(6203));
 });
 
-test('presets: svhn and fmnist', () => {
-  const s = presetCounts('svhn', 50);
+test('catalogue protocols: svhn-lt and fmnist-lt', () => {
+  const s = catalogCounts('svhn-lt', 50);
   assert.equal(sum(s), 2795);
   assert.equal(s[1], 1000);
-  const f = presetCounts('fmnist', 100);
+  const f = catalogCounts('fmnist-lt', 100);
   assert.equal(f[0], 1000);
   assert.equal(sum(f), 2478);
-  assert.equal(sum(presetCounts('cifar100', 100)), 10847);
+  assert.equal(sum(catalogCounts('cifar100-lt', 100)), 10847);
 });

@@ -119,29 +119,3 @@ function checkOrder(order: number[], c: number): void {
     seen[k] = 1;
   }
 }
-
-/** Reference protocols (SPEC §1.1, §1.3): img_max and profile order per dataset. */
-export interface LongTailPreset {
-  numClasses: number;
-  imgMax: number;
-  order: readonly number[];
-}
-
-export const LONG_TAIL_PRESETS: Readonly<Record<'cifar10' | 'cifar100' | 'svhn' | 'fmnist', LongTailPreset>> = {
-  cifar10: { numClasses: 10, imgMax: 5000, order: naturalOrder(10) },
-  cifar100: { numClasses: 100, imgMax: 500, order: naturalOrder(100) },
-  // imbalance_svhn.py hard-codes img_max = 1000 and rotates the classes so digit 0 is the tail.
-  svhn: { numClasses: 10, imgMax: 1000, order: SVHN_LT_ORDER },
-  // FMNIST-LT = the SVHN-LT recipe in natural class order (SPEC §1.3).
-  fmnist: { numClasses: 10, imgMax: 1000, order: naturalOrder(10) },
-};
-
-/** Per-class counts (label order) for a preset; pass `order` of the preset as classOrder to selection. */
-export function presetCounts(
-  preset: keyof typeof LONG_TAIL_PRESETS,
-  rho: number,
-  type: ImbalanceType = 'exp',
-): number[] {
-  const p = LONG_TAIL_PRESETS[preset];
-  return longTailCounts({ numClasses: p.numClasses, imgMax: p.imgMax, rho, type, order: [...p.order] });
-}

@@ -31,7 +31,15 @@ export class DeferredSampler implements IndexSampler {
   }
 }
 
-/** Epoch at which DRW/DRS switch: floor(fraction · totalEpochs) (160 of 200 for the default 0.8). */
+/**
+ * The first epoch (0-based) after a deferral: floor(fraction · totalEpochs), 160 of 200 for the default 0.8
+ * (the reference's `epoch // 160`). The one function every deferred switch uses (DRW, DRS, and any later
+ * deferred rule). The 1e-9 absorbs binary rounding, so 0.29 of 100 epochs is 29, not 28.
+ */
 export function deferredSwitchEpoch(totalEpochs: number, fraction = 0.8): number {
+  if (!(Number.isInteger(totalEpochs) && totalEpochs >= 0)) {
+    throw new RangeError(`deferredSwitchEpoch: totalEpochs must be an integer >= 0, got ${totalEpochs}`);
+  }
+  if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`deferral fraction must be in [0, 1], got ${fraction}`);
   return Math.floor(fraction * totalEpochs + 1e-9);
 }

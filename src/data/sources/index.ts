@@ -41,12 +41,8 @@ export const SOURCE_SPLITS: Readonly<Record<SourceName, readonly SourceSplit[]>>
   csv: [],
 };
 
-export const DEFAULT_ROOTS: Partial<Record<SourceName, string>> = {
-  'fashion-mnist': '/usr/share/datasets/fashion-mnist',
-};
-
 export interface LoadSourceOptions {
-  /** Data folder (see each loader); fashion-mnist defaults to /usr/share/datasets/fashion-mnist. */
+  /** Data folder (see each loader). `lt.data.load` fills in the catalogue's default (src/data/catalog.ts). */
   root?: string;
   /** Default 'train' where the source has splits. */
   split?: SourceSplit;
@@ -81,7 +77,7 @@ export function loadSource(name: string, opts: LoadSourceOptions = {}): ImageSou
   if (opts.split !== undefined && splits.length === 0) {
     throw new RangeError(`data source '${n}' takes no split: pass the split's index file as 'file'`);
   }
-  const root = opts.root ?? DEFAULT_ROOTS[n];
+  const root = opts.root;
   const needRoot = (): string => {
     if (root === undefined) throw new RangeError(`data source '${n}' needs option 'root'`);
     return root;

@@ -1,17 +1,20 @@
 // The papers' augmentation pipelines (SPEC §1.4). Every preset takes the loader's uint8 NHWC batch and
-// returns float32 NCHW. Dataset statistics are exported so other code (e.g. visualization) can undo them.
+// returns float32 NCHW. The normalisation statistics come from the dataset catalogue (../catalog.ts) and
+// are re-exported under their usual names so other code (e.g. visualization) can undo them.
 import { Transform, compose, twoViews, MultiTransform } from './core';
 import { toFloat, normalize, colorJitter, grayscale, gaussianBlur } from './color';
 import { padCropFlip, randomFlip, randomResizedCrop, resize, centerCrop } from './geometric';
+import { catalogEntry, IMAGENET_STATS } from '../catalog';
 
-export const CIFAR_MEAN = [0.4914, 0.4822, 0.4465];
-export const CIFAR_STD = [0.2023, 0.1994, 0.201];
-export const SVHN_MEAN = [0.5, 0.5, 0.5];
-export const SVHN_STD = [0.5, 0.5, 0.5];
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
-export const IMAGENET_STD = [0.229, 0.224, 0.225];
-export const FASHION_MNIST_MEAN = [0.286];
-export const FASHION_MNIST_STD = [0.353];
+const stats = (name: string) => {
+  const e = catalogEntry(name);
+  return { mean: [...e.mean], std: [...e.std] };
+};
+export const { mean: CIFAR_MEAN, std: CIFAR_STD } = stats('cifar10-lt');
+export const { mean: SVHN_MEAN, std: SVHN_STD } = stats('svhn-lt');
+export const { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD } = stats('fmnist-lt');
+export const IMAGENET_MEAN = [...IMAGENET_STATS.mean];
+export const IMAGENET_STD = [...IMAGENET_STATS.std];
 
 export interface SmallImageOptions {
   size?: number;

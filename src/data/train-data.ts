@@ -1,18 +1,30 @@
-// Builds the in-memory train / validation / test sets of a training config (SPEC §1):
-// the long-tailed training subset (reference-compatible selection), an optional balanced validation
-// split taken from the source's *unused* training images (so the LT set itself is untouched and the
-// test set never selects models), and the standard balanced test set.
-import { loadSource } from '../data/sources';
-import type { ImageSource } from '../data/sources/types';
-import { longTailCounts, selectLongTail, SVHN_LT_ORDER, classIndexLists } from '../data/longtail';
+// Builds the in-memory train / validation / test sets of a training config's `data` section (SPEC §1),
+// for any data set of the catalogue (./catalog.ts): the long-tailed training subset (reference-compatible
+// selection), an optional balanced validation split taken from the source's *unused* training images (so
+// the LT set itself is untouched and the test set never selects models), and the standard balanced test set.
+import { loadSource } from './sources';
+import type { ImageSource } from './sources/types';
+import { longTailCounts, selectLongTail, classIndexLists, SelectionMode } from './longtail';
+import type { InMemoryDataset } from './loader';
+import { catalogEntry } from './catalog';
 import { Rng } from '../util/rng';
-import type { TrainConfig } from './config';
 
 /** Images in memory: N×H×W×C uint8 and their labels. */
-export interface ImageSet {
-  images: Uint8Array;
-  shape: [number, number, number, number];
-  targets: Int32Array;
+export type ImageSet = InMemoryDataset;
+
+/** The generated data set for smoke tests and examples (not a catalogue entry: it has no files). */
+export const SYNTHETIC = 'synthetic';
+
+/** The `data` section of a training config (what this module reads). */
+export interface DataSettings {
+  dataset: string;
+  root?: string;
+  imbType: 'exp' | 'step';
+  rho: number;
+  imgMax?: number;
+  subsetMode: SelectionMode;
+  valPerClass: number;
+  synthetic: { numClasses: number; imgMax: number; size: number; channels: number; testPerClass: number };
 }
 
 export interface TrainData {
@@ -30,17 +42,6 @@ export interface TrainData {
   std: number[];
 }
 
-const META: Record<
-  string,
-  { source: string; imgMax: number; order?: readonly number[]; mean: number[]; std: number[] }
-> = {
-  'cifar10-lt': { source: 'cifar10', imgMax: 5000, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] },
-  'cifar100-lt': { source: 'cifar100', imgMax: 500, mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
-  'svhn-lt': { source: 'svhn', imgMax: 1000, order: SVHN_LT_ORDER, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
-  // Fashion-MNIST statistics of the full training set.
-  'fmnist-lt': { source: 'fashion-mnist', imgMax: 1000, mean: [0.286], std: [0.353] },
-};
-
 export function take(src: ImageSource, indices: ArrayLike<number>): ImageSet {
   const b = src.getBatch(indices);
   const targets = new Int32Array(indices.length);
@@ -48,30 +49,22 @@ export function take(src: ImageSource, indices: ArrayLike<number>): ImageSet {
   return { images: b.data, shape: b.shape, targets };
 }
 
-export function buildTrainData(cfg: TrainConfig): TrainData {
-  const d = cfg.data;
-  if (d.dataset === 'synthetic') return syntheticData(cfg);
-  const meta = META[d.dataset];
-  const trainSrc = loadSource(meta.source, { root: d.root, split: 'train' });
-  const testSrc = loadSource(meta.source, { root: d.root, split: 'test' });
+/** The data of a run: `seed` picks the long-tailed subset and the validation images. */
+export function buildTrainData(d: DataSettings, seed: number): TrainData {
+  if (d.dataset === SYNTHETIC) return syntheticData(d, seed);
+  const meta = catalogEntry(d.dataset);
+  const root = d.root ?? meta.defaultRoot;
+  const trainSrc = loadSource(meta.source, { root, split: 'train' });
+  const testSrc = loadSource(meta.source, { root, split: meta.testSplit });
   const C = trainSrc.numClasses;
-  const counts = longTailCounts({
-    numClasses: C,
-    imgMax: d.imgMax ?? meta.imgMax,
-    rho: d.rho,
-    type: d.imbType,
-    order: meta.order ? [...meta.order] : undefined,
-  });
-  const sel = selectLongTail(trainSrc.targets, counts, {
-    seed: cfg.seed,
-    mode: d.subsetMode,
-    classOrder: meta.order ? [...meta.order] : undefined,
-  });
+  const order = [...meta.classOrder];
+  const counts = longTailCounts({ numClasses: C, imgMax: d.imgMax ?? meta.imgMax, rho: d.rho, type: d.imbType, order });
+  const sel = selectLongTail(trainSrc.targets, counts, { seed, mode: d.subsetMode, classOrder: order });
   const train = take(trainSrc, sel.indices);
   let val: ImageSet | null = null;
   if (d.valPerClass > 0) {
     const used = new Set(sel.indices);
-    const rng = new Rng(cfg.seed, 7);
+    const rng = new Rng(seed, 7);
     const pick: number[] = [];
     for (const [c, list] of classIndexLists(trainSrc.targets, C).entries()) {
       const free = Array.from(list).filter((i) => !used.has(i));
@@ -85,7 +78,7 @@ export function buildTrainData(cfg: TrainConfig): TrainData {
   }
   const all = new Int32Array(testSrc.length).map((_, i) => i);
   return {
-    dataset: d.dataset,
+    dataset: meta.name,
     numClasses: C,
     classNames: trainSrc.classNames ?? Array.from({ length: C }, (_, i) => String(i)),
     train,
@@ -93,8 +86,8 @@ export function buildTrainData(cfg: TrainConfig): TrainData {
     test: take(testSrc, all),
     clsNumList: sel.perClass,
     subset: { indices: sel.indices, hash: sel.hash },
-    mean: meta.mean,
-    std: meta.std,
+    mean: [...meta.mean],
+    std: [...meta.std],
   };
 }
 
@@ -103,18 +96,18 @@ export function buildTrainData(cfg: TrainConfig): TrainData {
  * level per channel, spread over [30, 225]) plus pixel noise, so it survives crop/flip augmentation;
  * counts follow the long-tailed profile.
  */
-function syntheticData(cfg: TrainConfig): TrainData {
-  const s = cfg.data.synthetic;
+function syntheticData(d: DataSettings, seed: number): TrainData {
+  const s = d.synthetic;
   const C = s.numClasses;
   const H = s.size;
   const ch = s.channels;
-  const rng = new Rng(cfg.seed, 99);
+  const rng = new Rng(seed, 99);
   // Class colours: evenly spaced levels, shuffled per channel, so classes differ in every channel.
   const levels = Array.from({ length: ch }, () => rng.permutation(C));
   const colour = (c: number, k: number) => 30 + (195 * levels[k][c]) / Math.max(1, C - 1);
   // At least 2 images per class, so tiny smoke-test sets keep every class.
-  const counts = longTailCounts({ numClasses: C, imgMax: s.imgMax, rho: cfg.data.rho, type: cfg.data.imbType }).map(
-    (n) => Math.max(2, n),
+  const counts = longTailCounts({ numClasses: C, imgMax: s.imgMax, rho: d.rho, type: d.imbType }).map((n) =>
+    Math.max(2, n),
   );
   const make = (perClass: number[]): ImageSet => {
     const n = perClass.reduce((a, b) => a + b, 0);
@@ -139,7 +132,7 @@ function syntheticData(cfg: TrainConfig): TrainData {
     numClasses: C,
     classNames: Array.from({ length: C }, (_, i) => `class${i}`),
     train,
-    val: cfg.data.valPerClass > 0 ? make(new Array(C).fill(cfg.data.valPerClass)) : null,
+    val: d.valPerClass > 0 ? make(new Array(C).fill(d.valPerClass)) : null,
     test: make(new Array(C).fill(s.testPerClass)),
     clsNumList: counts,
     subset: { indices, hash: 'synthetic' },

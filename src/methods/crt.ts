@@ -1,0 +1,86 @@
+// cRT, classifier re-training (the `classifier` slot): Kang et al., "Decoupling Representation and Classifier
+// for Long-Tailed Recognition" (ICLR 2020) §4; reference facebookresearch/classifier-balancing
+// (config/*/cls_crt.yaml, ClassAwareSampler.py). After the main training the backbone is frozen, the
+// classifier re-initialised (PyTorch's nn.Linear default init, as the reference builds a fresh layer) and
+// trained alone with class-aware sampling (4 images per class visit) under a cosine schedule stepped per
+// iteration (the reference's coslr). The backbone runs in eval mode (BN statistics frozen) without a graph;
+// the training images keep the run's augmentation.
+import { z } from 'zod';
+import { manualSeed, noGrad } from '../engine';
+import { ClassAwareSampler } from '../data/samplers';
+import type { Batch } from '../data/loader';
+import { SGD } from '../optim';
+import { cosineSchedule } from '../optim/schedules';
+import type { Task } from '../core/task';
+import { register, methodOptions } from './registry';
+
+const crtOptions = {
+  crt: z
+    .object({
+      epochs: z.number().int().positive().default(10).describe('cRT epochs'),
+      lr: z.number().positive().finite().default(0.1).describe('cRT base learning rate (cosine to 0)'),
+      samplesPerClass: z.number().int().positive().default(4).describe('class-aware sampling: images per visit'),
+    })
+    .strict()
+    .default({}),
+};
+
+export const crt = register({
+  name: 'crt',
+  slot: 'classifier',
+  help: 'classifier re-training: frozen backbone, new head, class-aware sampling',
+  options: crtOptions,
+  build(ctx) {
+    const o = methodOptions(ctx, crtOptions).crt;
+    const s = ctx.settings;
+    return {
+      stages: [
+        {
+          name: 'crt',
+          build(env) {
+            const model = env.model;
+            manualSeed(s.seed + 1000);
+            model.resetHead({ init: 'default' });
+            const backbone = model.backboneParameters();
+            for (const p of backbone) p.requiresGrad = false;
+            const optimizer = new SGD(model.headParameters(), {
+              lr: o.lr,
+              momentum: s.optim.momentum,
+              weightDecay: s.optim.weightDecay,
+            });
+            const schedule = cosineSchedule({ baseLr: o.lr, epochs: o.epochs, perIteration: true });
+            const sampler = new ClassAwareSampler(env.trainTargets, { numSamplesCls: o.samplesPerClass, seed: s.seed });
+            const task: Task<Batch> = {
+              batches: env.trainLoader(sampler),
+              beginEpoch: () => ({ sampler: sampler.name }),
+              step(b) {
+                model.eval();
+                const features = noGrad(() => model.forwardBackbone(b.x)); // [B, D], no graph into the backbone
+                model.head.train();
+                const logits = model.head.forward(features);
+                const correct = logits.argmax({ dim: 1 }).eq(b.y).sum().item();
+                return { losses: { ce: logits.crossEntropyLoss(b.y) }, size: b.indices.length, correct };
+              },
+              evaluate: (split) => env.evaluate(split),
+            };
+            return {
+              name: 'crt',
+              epochs: o.epochs,
+              task,
+              optimizer,
+              lrAt: (e, step, steps) => schedule.lrAt(e, step, steps),
+              maxStepsPerEpoch: s.train.maxStepsPerEpoch,
+              evalEvery: 0,
+              selectBest: false,
+              finish() {
+                for (const p of backbone) p.requiresGrad = true;
+                return {};
+              },
+              dispose: () => optimizer.dispose(),
+            };
+          },
+        },
+      ],
+    };
+  },
+});

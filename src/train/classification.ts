@@ -1,0 +1,184 @@
+// Supervised classification, the first task of the training core: batches of augmented training images in
+// the order of the recipe's sampler, the recipe's criterion with its per-epoch class weights, its feature
+// hook (MFW, mixup family) at a model stage, and evaluation on the test and validation splits.
+import { Tensor, tensor, noGrad, tidy, keep, cat, dispose } from '../engine';
+import type { Criterion } from '../losses';
+import type { ClassifierModel } from '../models';
+import { DataLoader, InMemorySource, ShuffleSampler, Batch, BatchTransform } from '../data/loader';
+import type { IndexSampler } from '../data/samplers';
+import type { ImageSet } from '../data/train-data';
+import { ClassificationMeter, ClassificationSummary } from '../eval/metrics';
+import type { MethodPlan } from '../methods/registry';
+import type { HookContext } from '../methods/types';
+import type { EpochContext, EvalSplit, StepOutput, Task, TrainingStage } from '../core/task';
+import { SGD } from '../optim';
+import { learningRate, ScheduleConfig } from '../optim/schedules';
+
+/**
+ * The loss for a batch, with label mixing when a hook recorded it. Per-sample coefficients (Remix:
+ * λ_y ∈ {0, 1, λ}) are applied by grouping samples that share a coefficient, so the result is
+ * mean_n[λ_n·ℓ(a_n) + (1 − λ_n)·ℓ(b_n)] for any mean-reduced criterion. With class weights
+ * (remix+drw) each group's loss is its own weighted mean, and groups count by their size.
+ */
+export function batchLoss(crit: Criterion, logits: Tensor, targets: Tensor, ctx: HookContext | null): Tensor {
+  const mix = ctx?.labelMix;
+  if (!mix) return crit(logits, targets);
+  const mixed = (lg: Tensor, a: Tensor, b: Tensor, lam: number): Tensor => {
+    if (lam === 1) return crit(lg, a);
+    if (lam === 0) return crit(lg, b);
+    return crit(lg, a)
+      .mul(lam)
+      .add(crit(lg, b).mul(1 - lam));
+  };
+  if (typeof mix.lam === 'number') return mixed(logits, mix.a, mix.b, mix.lam);
+  const B = mix.lam.length;
+  const groups = new Map<number, number[]>();
+  mix.lam.forEach((v, n) => {
+    const g = groups.get(v);
+    if (g) g.push(n);
+    else groups.set(v, [n]);
+  });
+  let total: Tensor | null = null;
+  for (const [lam, members] of groups) {
+    const idx = tensor(Int32Array.from(members), [members.length], 'int64');
+    const part = mixed(logits.indexSelect(0, idx), mix.a.indexSelect(0, idx), mix.b.indexSelect(0, idx), lam).mul(
+      members.length / B,
+    );
+    total = total === null ? part : total.add(part);
+  }
+  return total as Tensor;
+}
+
+/** The sampler an epoch actually uses (DRS switches between two). */
+function activeSampler(s: IndexSampler, epoch: number): IndexSampler {
+  const deferred = s as IndexSampler & { samplerAt?(epoch: number): IndexSampler };
+  return deferred.samplerAt ? deferred.samplerAt(epoch) : s;
+}
+
+export interface ClassificationTaskOptions {
+  model: ClassifierModel;
+  plan: MethodPlan;
+  criterion: Criterion;
+  sampler: IndexSampler;
+  /** Training images through the augmentation, in the sampler's order. */
+  loader: DataLoader<Tensor>;
+  clsNumList: number[];
+  evaluate(split: EvalSplit): ClassificationSummary | null;
+}
+
+export class ClassificationTask implements Task<Batch> {
+  readonly batches: DataLoader<Tensor>;
+  private readonly targets: ArrayLike<number>;
+
+  constructor(private readonly o: ClassificationTaskOptions) {
+    this.batches = o.loader;
+    this.targets = o.loader.source.targets;
+  }
+
+  beginEpoch(e: EpochContext): Record<string, unknown> {
+    const weights = this.o.plan.classWeightsAt(e.epoch);
+    this.o.criterion.setWeight(weights);
+    this.o.model.train();
+    return { sampler: activeSampler(this.o.sampler, e.epoch).name, classWeights: weights };
+  }
+
+  step(b: Batch, e: EpochContext): StepOutput {
+    const { model, plan, criterion } = this.o;
+    let ctx: HookContext | null = null;
+    let hook;
+    if (plan.features) {
+      const h = plan.features;
+      const targetsArray = Int32Array.from(b.indices, (i) => this.targets[i]);
+      const c: HookContext = { targets: b.y, targetsArray, clsNumList: this.o.clsNumList, rng: e.rng, labelMix: null };
+      ctx = c;
+      hook = { stage: h.stage(e.rng), fn: (z: Tensor) => h.apply(z, c) };
+    }
+    const { logits } = model.forwardFeatures(b.x, { hook }); // [B, C]
+    const loss = batchLoss(criterion, logits, b.y, ctx);
+    const correct = logits.argmax({ dim: 1 }).eq(b.y).sum().item();
+    return { losses: { [plan.lossName]: loss }, size: b.indices.length, correct };
+  }
+
+  evaluate(split: EvalSplit): ClassificationSummary | null {
+    return this.o.evaluate(split);
+  }
+}
+
+/** Evaluates a model on an image set in order, batch by batch (eval mode, no augmentation). */
+export function evaluateModel(
+  model: ClassifierModel,
+  set: ImageSet,
+  transform: BatchTransform<Tensor>,
+  opts: { numClasses: number; trainCounts: number[]; batchSize?: number },
+): ClassificationSummary {
+  const meter = new ClassificationMeter(opts.numClasses, { trainCounts: opts.trainCounts });
+  model.eval();
+  const loader = new DataLoader(new InMemorySource(set), {
+    sampler: new ShuffleSampler(set.targets.length, 0, false),
+    batchSize: opts.batchSize ?? 256,
+    transform,
+  });
+  noGrad(() => {
+    for (const b of loader.epoch(0)) tidy(() => meter.update(model.forward(b.x), b.y));
+  });
+  return meter.summary();
+}
+
+/** Pooled backbone features of an image set, in order (eval mode, no augmentation): [N, D] and [N]. */
+export function extractFeatures(
+  model: ClassifierModel,
+  set: ImageSet,
+  transform: BatchTransform<Tensor>,
+): { features: Tensor; targets: Tensor } {
+  model.eval();
+  const loader = new DataLoader(new InMemorySource(set), {
+    sampler: new ShuffleSampler(set.targets.length, 0, false),
+    batchSize: 256,
+    transform,
+  });
+  const parts: Tensor[] = [];
+  noGrad(() => {
+    for (const b of loader.epoch(0)) parts.push(keep(tidy(() => model.forwardBackbone(b.x))));
+  });
+  const features = keep(cat(parts, { dim: 0 }));
+  dispose(parts);
+  return { features, targets: keep(tensor(set.targets, [set.targets.length], 'int64')) };
+}
+
+/** The settings the main supervised stage reads (a TrainConfig satisfies it). */
+export interface SupervisedSettings extends ScheduleConfig {
+  seed: number;
+  optim: ScheduleConfig['optim'] & { momentum: number; weightDecay: number; nesterov: boolean };
+  train: ScheduleConfig['train'] & { batchSize: number; evalEvery: number; maxStepsPerEpoch?: number };
+}
+
+/**
+ * The main stage of a run: the recipe's supervised training of the whole model with SGD under the
+ * configured schedule (SPEC §5), selecting the best epoch.
+ */
+export function supervisedStage(
+  cfg: SupervisedSettings,
+  o: Omit<ClassificationTaskOptions, 'criterion'>,
+): TrainingStage {
+  const optimizer = new SGD(o.model.parameters(), {
+    lr: cfg.optim.lr,
+    momentum: cfg.optim.momentum,
+    weightDecay: cfg.optim.weightDecay,
+    nesterov: cfg.optim.nesterov,
+  });
+  const criterion = o.plan.createCriterion();
+  return {
+    name: 'train',
+    epochs: cfg.train.epochs,
+    task: new ClassificationTask({ ...o, criterion }),
+    optimizer,
+    lrAt: (epoch, step, steps) => learningRate(cfg, epoch, step, steps),
+    maxStepsPerEpoch: cfg.train.maxStepsPerEpoch,
+    evalEvery: cfg.train.evalEvery,
+    selectBest: true,
+    dispose() {
+      optimizer.dispose();
+      criterion.dispose();
+    },
+  };
+}
