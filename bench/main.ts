@@ -23,6 +23,7 @@ import { batchPipelines } from '../src/train/pipelines';
 import { supervisedStage } from '../src/train/classification';
 import { runStage } from '../src/train/loop';
 import { lrSchedule } from '../src/train/hooks';
+import { localContext } from '../src/core/context';
 import { Rng } from '../src/util/rng';
 
 // ltkit is measured as its trainer runs by default (train.channelsLast); PyTorch with its defaults.
@@ -144,7 +145,14 @@ async function benchEpoch(images: number, batch = 128) {
   });
   const stage = supervisedStage(cfg, { model, plan, sampler, loader, clsNumList, evaluate: () => null });
   const t0 = performance.now();
-  await runStage(stage, { stageIndex: 0, from: 0, seed: 0, hooks: [lrSchedule()], control: { stopRequested: false } });
+  await runStage(stage, {
+    stageIndex: 0,
+    from: 0,
+    seed: 0,
+    hooks: [lrSchedule()],
+    control: { stopRequested: false },
+    ctx: localContext({ channelsLast: CHANNELS_LAST_DEFAULT }),
+  });
   const epochSeconds = (performance.now() - t0) / 1000;
   stage.dispose();
   model.dispose();

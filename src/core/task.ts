@@ -8,6 +8,7 @@
 import type { Tensor } from '../engine';
 import type { Rng } from '../util/rng';
 import type { ClassificationSummary } from '../eval/metrics';
+import type { ExecContext } from './context';
 
 /** A seeded, epoch-addressable stream of batches (src/data/loader's DataLoader is one). */
 export interface BatchStream<B> {
@@ -26,6 +27,8 @@ export interface EpochContext {
   readonly steps: number;
   /** The epoch's JS random stream (a pure function of seed, stage and epoch; see loop.ts). */
   readonly rng: Rng;
+  /** Where and how the run executes (device, precision, rank, world size). */
+  readonly ctx: ExecContext;
 }
 
 /** One training step's outcome. */

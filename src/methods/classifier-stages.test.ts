@@ -118,6 +118,7 @@ test('LWS through the loop: only the scales move, the tail scale grows, balanced
     seed: 0,
     hooks: [lrSchedule(), { onEpochEnd: (l) => logs.push(l) }],
     control: { stopRequested: false },
+    ctx: env.ctx,
   });
   assert.ok(done);
   assert.equal(logs.length, 30);

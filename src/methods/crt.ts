@@ -13,6 +13,7 @@ import { SGD } from '../optim';
 import { cosineSchedule } from '../optim/schedules';
 import type { Task } from '../core/task';
 import { register, methodOptions } from './registry';
+import { crossEntropyStep, headStage } from './head-stage';
 
 const crtOptions = {
   crt: z
@@ -57,27 +58,23 @@ export const crt = register({
                 model.eval();
                 const features = noGrad(() => model.forwardBackbone(b.x)); // [B, D], no graph into the backbone
                 model.head.train();
-                const logits = model.head.forward(features);
-                const correct = logits.argmax({ dim: 1 }).eq(b.y).sum().item();
-                return { losses: { ce: logits.crossEntropyLoss(b.y) }, size: b.indices.length, correct };
+                return crossEntropyStep(model.head.forward(features), b.y);
               },
               evaluate: (split) => env.evaluate(split),
             };
-            return {
+            return headStage({
               name: 'crt',
               epochs: o.epochs,
               task,
               optimizer,
               lrAt: (e, step, steps) => schedule.lrAt(e, step, steps),
-              maxStepsPerEpoch: s.train.maxStepsPerEpoch,
-              evalEvery: 0,
-              selectBest: false,
+              settings: s,
               finish() {
                 for (const p of backbone) p.requiresGrad = true;
                 return {};
               },
               dispose: () => optimizer.dispose(),
-            };
+            });
           },
         },
       ],

@@ -14,6 +14,7 @@ import { SGD } from '../optim';
 import { cosineSchedule } from '../optim/schedules';
 import type { BatchStream, Task } from '../core/task';
 import { register, methodOptions } from './registry';
+import { crossEntropyStep, headStage } from './head-stage';
 
 const lwsOptions = {
   lws: z
@@ -90,28 +91,22 @@ export const lws = register({
                 model.eval();
                 return { sampler: sampler.name };
               },
-              step(b) {
-                const logits = head.forward(b.features);
-                const correct = logits.argmax({ dim: 1 }).eq(b.targets).sum().item();
-                return { losses: { ce: logits.crossEntropyLoss(b.targets) }, size: b.targets.shape[0], correct };
-              },
+              step: (b) => crossEntropyStep(head.forward(b.features), b.targets),
               evaluate: (split) => env.evaluate(split),
             };
-            return {
+            return headStage({
               name: 'lws',
               epochs: o.epochs,
               task,
               optimizer,
               lrAt: (e) => schedule.lrAt(e),
-              maxStepsPerEpoch: s.train.maxStepsPerEpoch,
-              evalEvery: 0,
-              selectBest: false,
+              settings: s,
               finish: () => ({ scales: head.scales.toList() }),
               dispose() {
                 optimizer.dispose();
                 dispose(train);
               },
-            };
+            });
           },
           // The factor buffer comes back with the weights.
           restore: (model) => model.replaceHead(new ScaledHead(model.head, model.numClasses), { disposeOld: false }),

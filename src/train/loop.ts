@@ -16,6 +16,7 @@ import type { Tensor } from '../engine';
 import { Rng } from '../util/rng';
 import type { ClassificationSummary } from '../eval/metrics';
 import type { EpochContext, TrainingStage } from '../core/task';
+import type { ExecContext } from '../core/context';
 
 /** One epoch's line in metrics.jsonl (a hook may add the evaluation before it is written). */
 export interface EpochLog {
@@ -96,7 +97,7 @@ export function epochSeed(seed: number, stage: number, epoch: number, stream: nu
  */
 export async function runStage(
   stage: TrainingStage,
-  o: { stageIndex: number; from: number; seed: number; hooks: Hook[]; control: LoopControl },
+  o: { stageIndex: number; from: number; seed: number; hooks: Hook[]; control: LoopControl; ctx: ExecContext },
 ): Promise<boolean> {
   const { task, optimizer } = stage;
   if (stage.epochs > 0 && (!task || !optimizer)) throw new Error(`stage '${stage.name}' trains but has no task`);
@@ -110,6 +111,7 @@ export async function runStage(
       epochs: stage.epochs,
       steps,
       rng: new Rng(epochSeed(o.seed, o.stageIndex, epoch, 1)),
+      ctx: o.ctx,
     };
     const plan = task.beginEpoch?.(e) ?? undefined;
     for (const h of o.hooks) h.onEpochBegin?.(e, stage);

@@ -131,6 +131,38 @@ for (const recipe of ['mfw+drw', 'remix+drs', 'ldam+drw']) {
   });
 }
 
+for (const [recipe, stop] of [
+  ['ce+crt', 5],
+  ['ldam+drw+lws', 6],
+  ['ce+tau-norm', 4],
+] as const) {
+  test(`a run stopped inside or before its extra stage resumes to the uninterrupted result (${recipe})`, async () => {
+    const tag = recipe.replace(/\+/g, '_');
+    const cfg = (name: string): TrainConfigInput => ({
+      ...config(name, recipe, 4),
+      method: { recipe, crt: { epochs: 3 }, lws: { epochs: 3 }, tauNorm: { taus: [0, 0.5, 1] } },
+    });
+    const c1 = resolveConfig(cfg('x'));
+    const data = buildTrainData(c1.data, c1.seed);
+    const straight = await train(cfg(`S-${tag}`), { data });
+    const first = await train(cfg(`K-${tag}`), { data, stopAfterEpochs: stop });
+    assert.equal(first.status, 'interrupted');
+    const st = ckptState(first.runDir);
+    assert.equal(st.stagesDone, 1, 'the main stage is done');
+    assert.equal(st.epoch, stop - 5, 'epochs done in the extra stage');
+    const resumed = await train(cfg(`K-${tag}`), { data, resume: true });
+    assert.equal(resumed.status, 'completed');
+    assertSameWeights(
+      ckptFile(straight.runDir, 'model.safetensors'),
+      ckptFile(resumed.runDir, 'model.safetensors'),
+      `${recipe}: final model`,
+    );
+    assert.deepEqual(resumed.stages, straight.stages);
+    assert.deepEqual(resumed.final, straight.final);
+    assert.deepEqual(epochLines(resumed.runDir), epochLines(straight.runDir));
+  });
+}
+
 test('resume rewrites metric lines past the checkpoint; resuming a finished run trains nothing', async () => {
   const cfg = config('trunc', 'ce', 3);
   const rc = resolveConfig(cfg);

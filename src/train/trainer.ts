@@ -128,12 +128,17 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
     const set = splitSet(split);
     return set ? evaluateModel(model, set, pipes.test, evalOpts) : null;
   };
+  // train.batchSize is the global batch: each process takes its share of every epoch and of every batch.
+  if (cfg.train.batchSize % ctx.worldSize !== 0) {
+    throw new ConfigError(`train.batchSize: ${cfg.train.batchSize} is not divisible by ${ctx.worldSize} processes`);
+  }
   const trainLoader = (sampler: EpochSampler) =>
     new DataLoader(new InMemorySource(data.train), {
       sampler,
-      batchSize: cfg.train.batchSize,
+      batchSize: cfg.train.batchSize / ctx.worldSize,
       transform: pipes.train,
       seed: cfg.seed,
+      shard: { rank: ctx.rank, worldSize: ctx.worldSize },
     });
   const env: StageEnv = {
     model,
@@ -264,7 +269,8 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
         if (resumeAt?.stage === i && resumeAt.inStage) loadStage(run, model, stage, state);
         for (const h of hooks) h.onStageBegin?.(stage, i);
         lastLog = null;
-        if (!(await runStage(stage, { stageIndex: i, from: state.epoch + 1, seed: cfg.seed, hooks, control }))) break;
+        if (!(await runStage(stage, { stageIndex: i, from: state.epoch + 1, seed: cfg.seed, hooks, control, ctx })))
+          break;
         const result = stage.finish?.() ?? {};
         const reuse = !stage.finish && lastLog !== null ? (lastLog as EpochLog) : null;
         const summary: StageSummary = {

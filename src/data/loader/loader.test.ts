@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, memory, equal, tidy } from '../../engine';
-import { DataLoader, InMemorySource, PairedLoader, ShuffleSampler, Batch, EpochSampler } from './index';
+import { DataLoader, InMemorySource, PairedLoader, ShuffleSampler, Batch, EpochSampler, shardOrder } from './index';
 import { cifarTrain, twoViews, mocoV2, AugRng } from '../transforms';
 import { InstanceSampler } from '../samplers/instance';
 import type { ImageSource } from '../sources/types';
@@ -178,4 +178,31 @@ test('PairedLoader: labeled epoch with a continuous, deterministic unlabeled str
   assert.deepEqual(again, first);
   assert.equal(memory().numTensors, before);
   void AugRng;
+});
+
+test('shardOrder: every process gets as many indices, together they cover the order (DistributedSampler)', () => {
+  const order = Int32Array.from([7, 3, 9, 0, 5, 1, 8]);
+  assert.equal(shardOrder(order, 0, 1), order, 'one process: the order itself');
+  const parts = [0, 1, 2].map((r) => Array.from(shardOrder(order, r, 3)));
+  // Padded to 9 with the first two indices, then positions r, r+3, r+6 (torch's indices[rank::world]).
+  assert.deepEqual(parts, [
+    [7, 0, 8],
+    [3, 5, 7],
+    [9, 1, 3],
+  ]);
+  assert.deepEqual(new Set(parts.flat()), new Set(order));
+  assert.throws(() => shardOrder(order, 3, 3), /rank 3/);
+  // A loader with a shard yields only its part, in per-process batches.
+  const l = new DataLoader(dataset(10), {
+    sampler: { epochIndices: () => order },
+    batchSize: 2,
+    shard: { rank: 1, worldSize: 3 },
+  });
+  assert.equal(l.numBatches(0), 2);
+  const got: number[] = [];
+  for (const b of l.epoch(0)) {
+    got.push(...b.indices);
+    assert.ok(b.indices.length <= 2);
+  }
+  assert.deepEqual(got, [3, 5, 7]);
 });

@@ -109,6 +109,30 @@ export interface DataLoaderOptions<X> {
   prefetch?: boolean;
   /** Dispose each batch's tensors when the next is requested / the iteration ends (default true). */
   disposePrevious?: boolean;
+  /**
+   * This process's part of every epoch when several processes train together (ExecContext rank and world
+   * size): see `shardOrder`. `batchSize` is then the per-process batch. Default: the whole order.
+   */
+  shard?: { rank: number; worldSize: number };
+}
+
+/**
+ * Process `rank`'s share of an epoch order, as torch's DistributedSampler (drop_last=False) takes it: the
+ * order padded to a multiple of `worldSize` by repeating its first indices, then every worldSize-th index
+ * from position `rank`. Every process gets the same number of indices; together they cover the order.
+ */
+export function shardOrder(order: Int32Array, rank: number, worldSize: number): Int32Array {
+  if (!(Number.isInteger(worldSize) && worldSize >= 1 && Number.isInteger(rank) && rank >= 0 && rank < worldSize)) {
+    throw new RangeError(`shard: rank ${rank} must be an integer in [0, worldSize ${worldSize})`);
+  }
+  if (worldSize === 1) return order;
+  const per = Math.ceil(order.length / worldSize);
+  const out = new Int32Array(per);
+  for (let k = 0; k < per; k++) {
+    const i = rank + k * worldSize;
+    out[k] = order[i % order.length];
+  }
+  return out;
 }
 
 export interface Batch<X = Tensor> {
@@ -140,6 +164,7 @@ export class DataLoader<X = Tensor> {
   private readonly transform: BatchTransform<X>;
   private readonly prefetch: boolean;
   private readonly disposePrevious: boolean;
+  private readonly shard: { rank: number; worldSize: number };
   private readonly buffers: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
   private nextBuffer = 0;
   private bytesPerImage = -1;
@@ -156,11 +181,16 @@ export class DataLoader<X = Tensor> {
     this.transform = opts.transform ?? (toFloat() as unknown as BatchTransform<X>);
     this.prefetch = opts.prefetch ?? true;
     this.disposePrevious = opts.disposePrevious ?? true;
+    this.shard = opts.shard ?? { rank: 0, worldSize: 1 };
+    shardOrder(new Int32Array(0), this.shard.rank, this.shard.worldSize); // validates
   }
 
-  /** The sampler's visiting order for an epoch (cached for the current epoch). */
+  /** The sampler's visiting order for an epoch, this process's shard of it (cached for the current epoch). */
   epochOrder(epoch: number): Int32Array {
-    if (this.orderCache?.epoch !== epoch) this.orderCache = { epoch, order: this.sampler.epochIndices(epoch) };
+    if (this.orderCache?.epoch !== epoch) {
+      const order = shardOrder(this.sampler.epochIndices(epoch), this.shard.rank, this.shard.worldSize);
+      this.orderCache = { epoch, order };
+    }
     return this.orderCache.order;
   }
 
