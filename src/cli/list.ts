@@ -23,7 +23,11 @@ export function listText(what?: string): string {
         .map((c) => `  ${c.name.padEnd(18)} ${c.help}`),
     methods: () => [
       '  recipes join components with +, one per slot, e.g. ldam+drw, mfw+drw, focal+reweight, ce+drs+crt',
-      ...components().map((c) => `  ${c.name.padEnd(18)} [${c.slot}] ${c.help}${c.isDefault ? ' (default)' : ''}`),
+      ...components().map((c) => {
+        const keys = Object.keys(c.options).map((k) => `method.${k}`);
+        const opts = keys.length ? `; options: ${keys.join(', ')}` : '';
+        return `  ${c.name.padEnd(18)} [${c.slot}] ${c.help}${c.isDefault ? ' (the default loss)' : ''}${opts}`;
+      }),
     ],
     presets: () => {
       const names = Object.keys(PRESETS);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import { fmnistLT } from './fmnist-lt';
+import { buildTrainData, DataSettings } from './train-data';
 
 const have = fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 
@@ -23,5 +24,30 @@ test(
     assert.ok(pool.relevantPerClass[0] > pool.relevantPerClass[9] * 50);
     // Same seed, same subset.
     assert.equal(fmnistLT({ rho: 100 }).labeled.hash, d.labeled.hash);
+  },
+);
+
+test(
+  'a training set with an empty class is refused, naming the class and the counts',
+  { skip: !have && 'dataset-fashion-mnist not installed' },
+  () => {
+    const settings = (over: Partial<DataSettings>): DataSettings => ({
+      dataset: 'fmnist-lt',
+      imbType: 'exp',
+      rho: 100,
+      subsetMode: 'reference',
+      valPerClass: 0,
+      synthetic: { numClasses: 4, imgMax: 24, size: 16, channels: 3, testPerClass: 8 },
+      ...over,
+    });
+    assert.throws(
+      () => buildTrainData(settings({ rho: 2000 }), 0),
+      /'fmnist-lt': class 9 \(Ankle boot\) would get no training image \(per-class counts 1000, .*, 0 for data\.rho=2000/,
+    );
+    assert.throws(
+      () => buildTrainData(settings({ imgMax: 50 }), 0),
+      /classes 8 \(Bag\), 9 \(Ankle boot\).*data\.imgMax=50/,
+    );
+    assert.equal(buildTrainData(settings({}), 0).train.targets.length, 2478);
   },
 );

@@ -60,6 +60,7 @@ export function buildTrainData(d: DataSettings, seed: number): TrainData {
   const order = [...meta.classOrder];
   const counts = longTailCounts({ numClasses: C, imgMax: d.imgMax ?? meta.imgMax, rho: d.rho, type: d.imbType, order });
   const sel = selectLongTail(trainSrc.targets, counts, { seed, mode: d.subsetMode, classOrder: order });
+  checkTrainable(meta.name, sel.perClass, trainSrc.classNames, testSrc.length, d);
   const train = take(trainSrc, sel.indices);
   let val: ImageSet | null = null;
   if (d.valPerClass > 0) {
@@ -89,6 +90,29 @@ export function buildTrainData(d: DataSettings, seed: number): TrainData {
     mean: [...meta.mean],
     std: [...meta.std],
   };
+}
+
+/**
+ * Refuses data a run cannot learn from: an empty test set, or a class without a training image (CE would
+ * train as if the class did not exist, LDAM/priors would divide by zero; the counts say why).
+ */
+function checkTrainable(
+  name: string,
+  perClass: number[],
+  classNames: string[] | undefined,
+  testSize: number,
+  d: DataSettings,
+): void {
+  if (testSize === 0) throw new Error(`data set '${name}': the test split has no images`);
+  const empty = perClass.map((n, c) => (n === 0 ? c : -1)).filter((c) => c >= 0);
+  if (empty.length > 0) {
+    const which = empty.map((c) => (classNames?.[c] ? `${c} (${classNames[c]})` : String(c))).join(', ');
+    throw new Error(
+      `data set '${name}': class${empty.length > 1 ? 'es' : ''} ${which} would get no training image ` +
+        `(per-class counts ${perClass.join(', ')} for data.rho=${d.rho}, data.imbType=${d.imbType}` +
+        `${d.imgMax !== undefined ? `, data.imgMax=${d.imgMax}` : ''}); lower data.rho or raise data.imgMax`,
+    );
+  }
 }
 
 /**

@@ -202,3 +202,47 @@ test('corrupt safetensors are errors naming the source', () => {
   assert.throws(() => loadSafetensors('/nonexistent/x.safetensors'), /x\.safetensors.*cannot read/);
   assert.throws(() => serializeSafetensors({ a: 3 as unknown as Tensor }), TypeError);
 });
+
+/** A safetensors buffer with `header` (any JSON value) and `data` bytes. */
+function withHeader(header: unknown, data = Buffer.alloc(0)): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, json, data]);
+}
+
+test('malformed headers are refused, naming the file and the entry; no tensor leaks', () => {
+  const before = memory().numTensors;
+  const f4 = Buffer.alloc(8);
+  const ok = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
+  for (const [header, why] of [
+    [42, /not a JSON object/],
+    [null, /not a JSON object/],
+    [[1, 2], /not a JSON object/],
+    [{ a: null }, /tensor 'a' is not an object/],
+    [{ a: { ...ok, data_offsets: ['0', '8'] } }, /tensor 'a' has malformed data_offsets/],
+    [{ a: { ...ok, data_offsets: [0] } }, /malformed data_offsets/],
+    [{ a: { ...ok, data_offsets: [-8, 0] } }, /malformed data_offsets/],
+    [{ a: { ...ok, shape: ['2'] } }, /tensor 'a' has a malformed shape/],
+    [{ a: { ...ok, shape: [-2] } }, /malformed shape/],
+    [{ a: { ...ok, dtype: 7 } }, /unsupported dtype 7/],
+    [{ a: { ...ok, data_offsets: [8, 0] } }, /data_offsets \[8, 0\]/],
+    [{ __metadata__: 'x', a: ok }, /__metadata__ is not an object/],
+    [{ __metadata__: { k: 1 }, a: ok }, /__metadata__ 'k' is not a string/],
+    // A later bad entry after a good one: the good one's tensor is freed.
+    [{ a: ok, b: { ...ok, data_offsets: [0, 4] } }, /tensor 'b'/],
+  ] as [unknown, RegExp][]) {
+    assert.throws(
+      () => parseSafetensors(withHeader(header, f4), 'bad.st'),
+      (e: Error) => /^safetensors bad\.st: /.test(e.message) && why.test(e.message),
+      JSON.stringify(header),
+    );
+  }
+  // A tensor named __proto__ is an entry like any other, not the record's prototype.
+  const r = parseSafetensors(withHeader({ __proto__x: ok, ['__proto__']: ok }, f4), 'proto.st');
+  assert.equal(Object.getPrototypeOf(r.tensors), Object.prototype);
+  assert.deepEqual(Object.keys(r.tensors).sort(), ['__proto__', '__proto__x']);
+  assert.ok(r.tensors['__proto__'] instanceof Tensor);
+  dispose(Object.values(r.tensors));
+  assert.equal(memory().numTensors, before);
+});

@@ -36,35 +36,56 @@ export function parseSafetensors(buf: Buffer, source = '<buffer>'): SafetensorsF
   if (buf.length < 8) bad('file is shorter than its 8-byte header length');
   const n = Number(buf.readBigUInt64LE(0));
   if (n > buf.length - 8 || n > 100 * 1024 * 1024) bad(`header length ${n} exceeds the file size ${buf.length}`);
-  let header: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
+    parsed = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   } catch (e) {
     return bad(`header is not valid JSON (${(e as Error).message})`);
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) bad('header is not a JSON object');
+  const header = parsed as Record<string, unknown>;
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
-  const tensors: Record<string, Tensor> = {};
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets: off } = info as { dtype: string; shape: number[]; data_offsets: number[] };
-    const dt = FROM_ST[dtype];
-    if (!dt) bad(`tensor '${name}' has unsupported dtype ${dtype}`);
-    if (!Array.isArray(shape) || !Array.isArray(off) || off.length !== 2) bad(`tensor '${name}' has a malformed entry`);
-    const numel = shape.reduce((a, b) => a * b, 1);
-    const [b, e] = off;
-    if (b < 0 || e > dataLen || e - b !== numel * elementSize(dt)) {
-      bad(
-        `tensor '${name}': data_offsets [${b}, ${e}] do not match shape [${shape}] ${dtype} within ${dataLen} data bytes`,
-      );
-    }
-    // Copy into an aligned buffer: typed arrays need element alignment.
-    const bytes = new ArrayBuffer(e - b);
-    new Uint8Array(bytes).set(buf.subarray(dataStart + b, dataStart + e));
-    tensors[name] = tensor(typedView(dt, bytes), shape, dt);
+  const meta = header.__metadata__ ?? {};
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) bad('__metadata__ is not an object');
+  for (const [k, v] of Object.entries(meta)) if (typeof v !== 'string') bad(`__metadata__ '${k}' is not a string`);
+  const metadata = Object.fromEntries(Object.entries(meta)) as Record<string, string>;
+  const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  // Built with Object.fromEntries so that a tensor named '__proto__' is an own entry, not the prototype.
+  const entries: [string, Tensor][] = [];
+  try {
+    readEntries();
+  } catch (e) {
+    for (const [, t] of entries) t.dispose(); // a malformed later entry frees the tensors already made
+    throw e;
   }
+  const tensors = Object.fromEntries(entries) as Record<string, Tensor>;
   return { tensors, metadata };
+
+  function readEntries(): void {
+    for (const [name, info] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      if (info === null || typeof info !== 'object' || Array.isArray(info)) bad(`tensor '${name}' is not an object`);
+      const { dtype, shape, data_offsets: off } = info as { dtype: unknown; shape: unknown; data_offsets: unknown };
+      const dt = typeof dtype === 'string' ? FROM_ST[dtype] : undefined;
+      if (!dt) bad(`tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)}`);
+      if (!Array.isArray(shape) || !shape.every(isCount)) bad(`tensor '${name}' has a malformed shape`);
+      if (!Array.isArray(off) || off.length !== 2 || !off.every(isCount)) {
+        bad(`tensor '${name}' has malformed data_offsets (two non-negative integers expected)`);
+      }
+      const numel = (shape as number[]).reduce((a, b) => a * b, 1);
+      const [b, e] = off as [number, number];
+      if (b > e || e > dataLen || e - b !== numel * elementSize(dt as DType)) {
+        bad(
+          `tensor '${name}': data_offsets [${b}, ${e}] do not match shape [${shape}] ${dtype} within ${dataLen} data bytes`,
+        );
+      }
+      // Copy into an aligned buffer: typed arrays need element alignment.
+      const bytes = new ArrayBuffer(e - b);
+      new Uint8Array(bytes).set(buf.subarray(dataStart + b, dataStart + e));
+      entries.push([name, tensor(typedView(dt as DType, bytes), shape as number[], dt as DType)]);
+    }
+  }
 }
 
 /** Reads a .safetensors file into tensors (on the CPU). */

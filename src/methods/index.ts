@@ -1,10 +1,8 @@
 // methods/: the registered components recipes are made of (ARCHITECTURE.md "methods/"). Importing this
-// module registers every component, in the order `ltkit list methods` prints them.
+// module registers every component, in the order `ltkit list methods` prints them: losses, class-weight
+// rules, samplers, feature hooks, classifier stages.
 export * from './types';
 export * from './registry';
-export { mfwStrength, mfwHook, stageOption } from './mfw';
-export type { MfwOptions } from './mfw';
-export { mixupHook, remixHook } from './mixup';
 import './loss-components';
 import './rebalance';
 import './mfw';
@@ -12,3 +10,6 @@ import './mixup';
 import './crt';
 import './tau-norm';
 import './lws';
+export { mfwStrength, mfwHook, stageOption } from './mfw';
+export type { MfwOptions } from './mfw';
+export { mixupHook, remixHook } from './mixup';

@@ -17,14 +17,17 @@ import {
 import { register, methodOptions } from './registry';
 import type { BuildContext } from './types';
 
-/** Options shared by the four rules (one schema, so the config has one key each). */
-const rebalanceOptions = {
+/** The options the rules share (one schema object per key, so the config has each key once). */
+const cbOptions = {
   cbBeta: z.number().min(0).lt(1).default(0.9999).describe('class-balanced β (effective number)'),
+};
+const deferredOptions = {
+  ...cbOptions,
   deferFraction: z.number().min(0).max(1).default(0.8).describe('DRW/DRS switch at this fraction of the epochs'),
 };
 
 function settings(ctx: BuildContext): { beta: number; switchEpoch: number } {
-  const m = methodOptions(ctx, rebalanceOptions);
+  const m = methodOptions(ctx, deferredOptions);
   return { beta: m.cbBeta, switchEpoch: deferredSwitchEpoch(ctx.settings.train.epochs, m.deferFraction) };
 }
 
@@ -32,7 +35,7 @@ export const reweight = register({
   name: 'reweight',
   slot: 'classWeights',
   help: 'class-balanced weights (β = 0.9999) from the first epoch',
-  options: rebalanceOptions,
+  options: cbOptions,
   build(ctx) {
     const w = cbWeights(ctx.clsNumList, settings(ctx).beta);
     return { classWeights: () => w };
@@ -43,7 +46,7 @@ export const drw = register({
   name: 'drw',
   slot: 'classWeights',
   help: 'deferred re-weighting: CB weights after deferFraction of the epochs',
-  options: rebalanceOptions,
+  options: deferredOptions,
   build(ctx) {
     const { beta, switchEpoch } = settings(ctx);
     const w = cbWeights(ctx.clsNumList, beta);
@@ -55,7 +58,7 @@ export const resample = register({
   name: 'resample',
   slot: 'sampler',
   help: 'class-balanced sampling with replacement from the first epoch',
-  options: rebalanceOptions,
+  options: cbOptions,
   build(ctx) {
     const { beta } = settings(ctx);
     return { sampler: (targets, seed) => new ClassBalancedSampler(targets, { seed, beta }) };
@@ -66,7 +69,7 @@ export const drs = register({
   name: 'drs',
   slot: 'sampler',
   help: 'deferred re-sampling: class-balanced sampling after deferFraction',
-  options: rebalanceOptions,
+  options: deferredOptions,
   build(ctx) {
     const { beta, switchEpoch } = settings(ctx);
     return {

@@ -22,7 +22,7 @@ import { writeFileAtomic, writeFileSynced, fsyncDir } from '../util/fs';
 
 const FileEntry = z.object({ bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 const ManifestSchema = z
-  .object({ format: z.literal(1), id: z.string().regex(/^[\w.-]+$/), files: z.record(FileEntry) })
+  .object({ format: z.literal(1), id: z.string().regex(/^[A-Za-z0-9_-]+$/), files: z.record(FileEntry) })
   .strict();
 type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -118,8 +118,8 @@ export class CheckpointStore {
     put('state.json', Buffer.from(JSON.stringify(c.state)));
     fsyncDir(tmpDir);
     const finalDir = path.join(this.dir, id);
-    if (prev?.id !== id) fs.rmSync(finalDir, { recursive: true, force: true });
-    else throw new CheckpointError(`${finalDir}: the current checkpoint cannot be overwritten in place`);
+    if (prev?.id === id) throw new CheckpointError(`${finalDir}: the current checkpoint cannot be overwritten in place`);
+    fs.rmSync(finalDir, { recursive: true, force: true }); // an uncommitted folder a killed save left
     fs.renameSync(tmpDir, finalDir);
     fsyncDir(this.dir);
     const manifest: Manifest = { format: 1, id, files };

@@ -98,6 +98,15 @@ export const TrainConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    // No setting takes an infinite or NaN value (e.g. --set optim.lr=1e999).
+    const walk = (v: unknown, at: (string | number)[]): void => {
+      if (typeof v === 'number' && !Number.isFinite(v)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: at, message: `${v} is not a finite number` });
+      } else if (v !== null && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) walk(x, [...at, Array.isArray(v) ? Number(k) : k]);
+      }
+    };
+    walk(cfg, []);
     try {
       parseRecipe(cfg.method.recipe as string);
     } catch (e) {
@@ -136,7 +145,15 @@ function allowedKeysAt(keys: (string | number)[]): string[] {
 }
 
 function formatIssues(err: z.ZodError, source: string): string {
+  // One message per key (a value can fail two checks, e.g. a field's own .finite() and the global one).
+  const seen = new Set<string>();
   return err.issues
+    .filter((i) => {
+      const k = i.path.join('.');
+      if (i.code !== 'unrecognized_keys' && seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    })
     .map((i) => {
       const key = i.path.join('.') || '(root)';
       let why = i.message;

@@ -172,6 +172,8 @@ export function checkRunName(name: string): void {
 
 export class RunDir {
   readonly checkpoints: CheckpointStore;
+  /** run.json as this process last read or wrote it (updates start from it, not from the file). */
+  private run: RunJson | null = null;
 
   constructor(readonly dir: string) {
     this.checkpoints = new CheckpointStore(path.join(dir, 'checkpoints'));
@@ -223,15 +225,24 @@ export class RunDir {
 
   readRun(): RunJson {
     const f = this.file('run.json');
-    return parseRunFile(RunJsonSchema, fs.readFileSync(f, 'utf8'), f);
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new RunFileError(`${f}: unreadable (${(e as Error).message})`);
+    }
+    this.run = parseRunFile(RunJsonSchema, text, f);
+    return this.run;
   }
 
   writeRun(run: RunJson): void {
-    writeFileAtomic(this.file('run.json'), JSON.stringify(RunJsonSchema.parse(run), null, 2) + '\n');
+    this.run = RunJsonSchema.parse(run);
+    writeFileAtomic(this.file('run.json'), JSON.stringify(this.run, null, 2) + '\n');
   }
 
+  /** Updates run.json from the copy this process holds (a file damaged meanwhile is replaced, not read). */
   updateRun(patch: Partial<RunJson>): void {
-    this.writeRun({ ...this.readRun(), ...patch });
+    this.writeRun({ ...(this.run ?? this.readRun()), ...patch });
   }
 
   appendMetrics(line: MetricsLine): void {

@@ -40,7 +40,7 @@ export interface LoadedRun {
   /** The test-time input pipeline of the run. */
   pipes: Pipelines;
   input: InputSpec;
-  /** What was loaded, in words (e.g. "final model: 'train' (80 epochs), then 'crt'"). */
+  /** What was loaded, in words (e.g. "final model: 'train', then 'crt'"). */
   description: string;
 }
 

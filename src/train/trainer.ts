@@ -14,9 +14,9 @@ import { buildTrainData, TrainData, ImageSet } from '../data/train-data';
 import { DataLoader, InMemorySource, EpochSampler } from '../data/loader';
 import { parseRecipe, buildPlan, describeRecipe } from '../methods';
 import type { StageEnv, StageFactory } from '../methods';
-import { localContext } from '../core/context';
+import { localContext, ExecContext } from '../core/context';
 import type { ClassifierModel } from '../models';
-import type { TrainingStage } from '../core/task';
+import type { EvalSplit, TrainingStage } from '../core/task';
 import { TrainConfig, TrainConfigInput, resolveConfig, resumeConfig, ConfigError } from './config';
 import { RunDir, RunFileError, RunState, gitSha, ltkitVersion } from './run-dir';
 import { runStage, Hook, LoopControl, EpochLog, StageSummary } from './loop';
@@ -93,6 +93,18 @@ function openRun(requested: TrainConfig, o: TrainOptions): { run: RunDir; cfg: T
   return { run, cfg: resumeConfig(saved, requested, runFile) };
 }
 
+/** What a run is made of, once its configuration is settled. */
+interface RunParts {
+  cfg: TrainConfig;
+  run: RunDir;
+  data: TrainData;
+  model: ClassifierModel;
+  factories: StageFactory[];
+  env: StageEnv;
+  evaluate(split: EvalSplit): ClassificationSummary | null;
+  log(line: string): void;
+}
+
 /**
  * Trains as configured. Returns the run directory and the final and best metrics (best by validation top-1
  * when a validation split exists, else by test top-1 as the papers report).
@@ -108,8 +120,69 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
   if (cfg.threads) setNumThreads(cfg.threads);
   const log =
     opts.log ?? (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
+  const parts = assemble(cfg, run, ctx, opts.data ?? buildTrainData(cfg.data, cfg.seed), log);
+  const stageNames = parts.factories.map((f) => f.name);
+  const state = opts.resume ? prepareResume(parts, stageNames) : recordNewRun(parts, stageNames);
+  log(
+    `[ltkit] ${run.dir}: recipe ${cfg.method.recipe} (${describeSlots(parseRecipe(cfg.method.recipe))}); ` +
+      `stages ${stageNames.join(' → ')}; ${parts.data.train.targets.length} train / ` +
+      `${parts.data.test.targets.length} test images, ${parts.data.numClasses} classes`,
+  );
 
-  const data = opts.data ?? buildTrainData(cfg.data, cfg.seed);
+  const control: LoopControl = { stopRequested: false };
+  const main = ctx.isMain;
+  const store = run.checkpoints;
+  const hooks: Hook[] = [
+    lrSchedule(),
+    evaluation(state, { model: parts.model, store }),
+    ...(main ? [metricsLog(run)] : []),
+    runState(state),
+    ...(main ? [checkpoints(state, { model: parts.model, store, every: cfg.train.checkpointEvery })] : []),
+    new Progress(log, main ? cfg.train.progress : 'off', () => state.best?.epoch ?? null),
+    interrupt(control, log),
+    ...(opts.hooks ?? []),
+    ...(opts.callbacks
+      ? [callbackHook(opts.callbacks, () => ({ config: cfg, runDir: run.dir, startEpoch: state.epoch + 1 }))]
+      : []),
+    ...(opts.stopAfterEpochs !== undefined ? [stopAfterEpochs(opts.stopAfterEpochs, control)] : []),
+  ];
+  await runStages(parts, state, hooks, control, { resume: Boolean(opts.resume && store.manifest()), ctx });
+
+  const completed = state.stagesDone >= parts.factories.length;
+  const last = state.stages[state.stages.length - 1];
+  const result: TrainResult = {
+    runDir: run.dir,
+    status: completed ? 'completed' : 'interrupted',
+    epochs: state.stagesDone > 0 ? cfg.train.epochs : state.epoch + 1,
+    final: completed ? last.test : null,
+    best: state.best ? { epoch: state.best.epoch, test: state.best.test, val: state.best.val } : null,
+    bestEpoch: state.best?.epoch ?? null,
+    stages: state.stages,
+  };
+  if (main) {
+    run.updateRun({
+      status: result.status,
+      finishedAt: new Date().toISOString(),
+      epochsDone: result.epochs,
+      final: headline(result.final),
+      best: state.best ? { epoch: state.best.epoch, ...(headline(state.best.test) ?? emptyHeadline()) } : null,
+    });
+    run.writeFinal({ final: result.final, best: result.best, stages: result.stages });
+  }
+  opts.callbacks?.onTrainEnd?.(result);
+  // Free the native tensors this call owns (weights; each stage freed its optimizer and caches).
+  parts.model.dispose();
+  return result;
+}
+
+/** The recipe's plan, the model, and the stages with the environment they draw on. */
+function assemble(
+  cfg: TrainConfig,
+  run: RunDir,
+  ctx: ExecContext,
+  data: TrainData,
+  log: (l: string) => void,
+): RunParts {
   const recipe = parseRecipe(cfg.method.recipe);
   const plan = buildPlan(recipe, { settings: cfg, clsNumList: data.clsNumList, numClasses: data.numClasses });
   const input = { imageShape: data.train.shape.slice(1) as [number, number, number], mean: data.mean, std: data.std };
@@ -121,12 +194,13 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
     ctx,
   });
 
-  const splitSet = (split: 'train' | 'val' | 'test'): ImageSet | null =>
+  const splitSet = (split: 'train' | EvalSplit): ImageSet | null =>
     split === 'train' ? data.train : split === 'val' ? data.val : data.test;
-  const evalOpts = { numClasses: data.numClasses, trainCounts: data.clsNumList };
-  const evaluate = (split: 'val' | 'test') => {
+  const evaluate = (split: EvalSplit) => {
     const set = splitSet(split);
-    return set ? evaluateModel(model, set, pipes.test, evalOpts) : null;
+    return set
+      ? evaluateModel(model, set, pipes.test, { numClasses: data.numClasses, trainCounts: data.clsNumList })
+      : null;
   };
   // train.batchSize is the global batch: each process takes its share of every epoch and of every batch.
   if (cfg.train.batchSize % ctx.worldSize !== 0) {
@@ -159,160 +233,122 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
     name: 'train',
     build: () => {
       const sampler = plan.createSampler(data.train.targets, cfg.seed);
-      return supervisedStage(cfg, {
-        model,
-        plan,
-        sampler,
-        loader: trainLoader(sampler),
-        clsNumList: data.clsNumList,
-        evaluate,
-      });
+      const loader = trainLoader(sampler);
+      return supervisedStage(cfg, { model, plan, sampler, loader, clsNumList: data.clsNumList, evaluate });
     },
   };
-  const factories = [main, ...plan.stages];
-  const stageNames = factories.map((f) => f.name);
+  return { cfg, run, data, model, factories: [main, ...plan.stages], env, evaluate, log };
+}
 
-  let state: RunState = { stagesDone: 0, epoch: -1, best: null, stages: [] };
-  const store = run.checkpoints;
-  if (!opts.resume) {
-    run.writeRun({
-      format: 1,
-      status: 'running',
-      config: cfg,
-      recipe: describeRecipe(recipe),
-      stages: stageNames,
-      data: {
-        dataset: data.dataset,
-        numClasses: data.numClasses,
-        classNames: data.classNames,
-        clsNumList: data.clsNumList,
-        trainSize: data.train.targets.length,
-        valSize: data.val?.targets.length ?? 0,
-        testSize: data.test.targets.length,
-        subsetHash: data.subset.hash,
-        imageShape: input.imageShape,
-        mean: data.mean,
-        std: data.std,
-      },
-      versions: {
-        ltkit: ltkitVersion(),
-        libtorch: runtimeInfo().torchVersion,
-        node: process.version,
-        gitSha: gitSha(),
-      },
-      startedAt: new Date().toISOString(),
-    });
-    writeFileAtomic(
-      run.file('subset-indices.json'),
-      JSON.stringify({ hash: data.subset.hash, indices: Array.from(data.subset.indices) }),
-    );
-  } else {
-    const info = run.readRun();
-    if (info.data.subsetHash !== data.subset.hash) {
-      throw new RunFileError(
-        `${run.file('run.json')}: the run trained on subset ${info.data.subsetHash.slice(0, 12)}…, ` +
-          `the data now gives ${data.subset.hash.slice(0, 12)}… (a different data set or selection); not resuming`,
-      );
-    }
-    state = run.readState() ?? state;
-    const repair = (w: string) => log(`[ltkit] warning: ${w}`);
-    if (!fs.existsSync(run.file('metrics.jsonl')) && (state.stagesDone > 0 || state.epoch >= 0)) {
-      repair(`${run.file('metrics.jsonl')} is missing: the resumed run logs only the epochs it trains from now on`);
-    }
-    // Drop what the resumed run will redo: lines of later stages and of epochs after the checkpoint.
-    run.rewriteMetrics((l) => {
-      const s = stageNames.indexOf(l.stage);
-      return s < state.stagesDone || (s === state.stagesDone && l.type === 'epoch' && l.epoch <= state.epoch);
-    }, repair);
-    log(
-      state.stagesDone >= factories.length
-        ? `[ltkit] ${run.dir}: already completed`
-        : `[ltkit] resuming ${run.dir}: stage '${stageNames[state.stagesDone]}' after epoch ${state.epoch + 1}`,
+/** Writes a new run's run.json and subset indices; the run starts at the first stage. */
+function recordNewRun(p: RunParts, stageNames: string[]): RunState {
+  const { cfg, run, data } = p;
+  run.writeRun({
+    format: 1,
+    status: 'running',
+    config: cfg,
+    recipe: describeRecipe(parseRecipe(cfg.method.recipe)),
+    stages: stageNames,
+    data: {
+      dataset: data.dataset,
+      numClasses: data.numClasses,
+      classNames: data.classNames,
+      clsNumList: data.clsNumList,
+      trainSize: data.train.targets.length,
+      valSize: data.val?.targets.length ?? 0,
+      testSize: data.test.targets.length,
+      subsetHash: data.subset.hash,
+      imageShape: data.train.shape.slice(1) as [number, number, number],
+      mean: data.mean,
+      std: data.std,
+    },
+    versions: { ltkit: ltkitVersion(), libtorch: runtimeInfo().torchVersion, node: process.version, gitSha: gitSha() },
+    startedAt: new Date().toISOString(),
+  });
+  writeFileAtomic(
+    run.file('subset-indices.json'),
+    JSON.stringify({ hash: data.subset.hash, indices: Array.from(data.subset.indices) }),
+  );
+  return { stagesDone: 0, epoch: -1, best: null, stages: [] };
+}
+
+/**
+ * Where a resumed run stands: its last checkpoint's state, after checking the data is the run's own and
+ * dropping the metrics lines the run will redo (a torn last line, from a kill mid-append, is repaired).
+ */
+function prepareResume(p: RunParts, stageNames: string[]): RunState {
+  const { run, data, log } = p;
+  const info = run.readRun();
+  if (info.data.subsetHash !== data.subset.hash) {
+    throw new RunFileError(
+      `${run.file('run.json')}: the run trained on subset ${info.data.subsetHash.slice(0, 12)}…, ` +
+        `the data now gives ${data.subset.hash.slice(0, 12)}… (a different data set or selection); not resuming`,
     );
   }
+  const state: RunState = run.readState() ?? { stagesDone: 0, epoch: -1, best: null, stages: [] };
+  const warn = (w: string) => log(`[ltkit] warning: ${w}`);
+  if (!fs.existsSync(run.file('metrics.jsonl')) && (state.stagesDone > 0 || state.epoch >= 0)) {
+    warn(`${run.file('metrics.jsonl')} is missing: the resumed run logs only the epochs it trains from now on`);
+  }
+  run.rewriteMetrics((l) => {
+    const s = stageNames.indexOf(l.stage);
+    return s < state.stagesDone || (s === state.stagesDone && l.type === 'epoch' && l.epoch <= state.epoch);
+  }, warn);
   log(
-    `[ltkit] ${run.dir}: recipe ${recipe.text} (${describeSlots(recipe)}); stages ${stageNames.join(' → ')}; ` +
-      `${data.train.targets.length} train / ${data.test.targets.length} test images, ${data.numClasses} classes`,
+    state.stagesDone >= stageNames.length
+      ? `[ltkit] ${run.dir}: already completed`
+      : `[ltkit] resuming ${run.dir}: stage '${stageNames[state.stagesDone]}' after epoch ${state.epoch + 1}`,
   );
+  return state;
+}
 
-  const control: LoopControl = { stopRequested: false };
-  const isMain = ctx.isMain;
-  const hooks: Hook[] = [
-    lrSchedule(),
-    evaluation(state, { model, store }),
-    ...(isMain ? [metricsLog(run)] : []),
-    runState(state),
-    ...(isMain ? [checkpoints(state, { model, store, every: cfg.train.checkpointEvery })] : []),
-    new Progress(log, isMain ? cfg.train.progress : 'off', () => state.best?.epoch ?? null),
-    interrupt(control, log),
-    ...(opts.hooks ?? []),
-    ...(opts.callbacks
-      ? [callbackHook(opts.callbacks, () => ({ config: cfg, runDir: run.dir, startEpoch: state.epoch + 1 }))]
-      : []),
-    ...(opts.stopAfterEpochs !== undefined ? [stopAfterEpochs(opts.stopAfterEpochs, control)] : []),
-  ];
-
-  // Weights of a checkpoint taken between stages load before the next stage is built; weights taken
-  // inside a stage load into that stage's structure, after it is built.
-  const resumeAt = opts.resume && store.manifest() ? { stage: state.stagesDone, inStage: state.epoch >= 0 } : null;
+/**
+ * Runs the stages from where `state` stands. On resume, completed stages give the model their structure
+ * (restore) before the checkpoint's weights load; weights taken inside a stage load into that stage's
+ * structure, after it is built.
+ */
+async function runStages(
+  p: RunParts,
+  state: RunState,
+  hooks: Hook[],
+  control: LoopControl,
+  o: { resume: boolean; ctx: ExecContext },
+): Promise<void> {
+  const { factories, model, run } = p;
   for (let i = 1; i < Math.min(state.stagesDone, factories.length); i++) {
     factories[i].restore?.(model, state.stages[i].result);
   }
   let lastLog: EpochLog | null = null;
-  hooks.push({ onEpochEnd: (l) => void (lastLog = l) });
+  const track: Hook = { onEpochEnd: (l) => void (lastLog = l) };
+  const all = [...hooks, track];
   try {
-    for (const h of hooks) h.onRunBegin?.();
-    if (resumeAt && !resumeAt.inStage) loadModel(run, model);
+    for (const h of all) h.onRunBegin?.();
+    if (o.resume && state.epoch < 0) loadModel(run, model);
     for (let i = state.stagesDone; i < factories.length && !control.stopRequested; i++) {
-      const stage = factories[i].build(env);
+      const stage = factories[i].build(p.env);
       try {
-        if (resumeAt?.stage === i && resumeAt.inStage) loadStage(run, model, stage, state);
-        for (const h of hooks) h.onStageBegin?.(stage, i);
+        if (o.resume && i === state.stagesDone && state.epoch >= 0) loadStage(run, model, stage, state);
+        for (const h of all) h.onStageBegin?.(stage, i);
         lastLog = null;
-        if (!(await runStage(stage, { stageIndex: i, from: state.epoch + 1, seed: cfg.seed, hooks, control, ctx })))
-          break;
+        const from = state.epoch + 1;
+        if (!(await runStage(stage, { stageIndex: i, from, seed: p.cfg.seed, hooks: all, control, ctx: o.ctx }))) break;
         const result = stage.finish?.() ?? {};
-        const reuse = !stage.finish && lastLog !== null ? (lastLog as EpochLog) : null;
+        // A stage without `finish` left the model as its last epoch evaluated it.
+        const reuse = stage.finish ? null : (lastLog as EpochLog | null);
         const summary: StageSummary = {
           name: stage.name,
           result,
-          test: reuse ? (reuse.test ?? null) : evaluate('test'),
-          val: reuse ? (reuse.val ?? null) : evaluate('val'),
+          test: reuse ? (reuse.test ?? null) : p.evaluate('test'),
+          val: reuse ? (reuse.val ?? null) : p.evaluate('val'),
         };
-        for (const h of hooks) h.onStageEnd?.(summary, stage);
+        for (const h of all) h.onStageEnd?.(summary, stage);
       } finally {
         stage.dispose();
       }
     }
   } finally {
-    for (const h of hooks) h.onRunEnd?.();
+    for (const h of all) h.onRunEnd?.();
   }
-
-  const completed = state.stagesDone >= factories.length;
-  const last = state.stages[state.stages.length - 1];
-  const result: TrainResult = {
-    runDir: run.dir,
-    status: completed ? 'completed' : 'interrupted',
-    epochs: state.stagesDone > 0 ? cfg.train.epochs : state.epoch + 1,
-    final: completed ? (last.test as ClassificationSummary | null) : null,
-    best: state.best ? { epoch: state.best.epoch, test: state.best.test, val: state.best.val } : null,
-    bestEpoch: state.best?.epoch ?? null,
-    stages: state.stages,
-  };
-  if (isMain) {
-    run.updateRun({
-      status: result.status,
-      finishedAt: new Date().toISOString(),
-      epochsDone: result.epochs,
-      final: headline(result.final),
-      best: state.best ? { epoch: state.best.epoch, ...(headline(state.best.test) ?? emptyHeadline()) } : null,
-    });
-    run.writeFinal({ final: result.final, best: result.best, stages: result.stages });
-  }
-  opts.callbacks?.onTrainEnd?.(result);
-  // Free the native tensors this call owns (weights; each stage freed its optimizer and caches).
-  model.dispose();
-  return result;
 }
 
 function emptyHeadline() {

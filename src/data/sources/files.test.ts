@@ -58,10 +58,28 @@ test('decodeImage: PNG RGB exact, RGBA drops alpha, grayscale -> RGB, JPEG ~colo
     assert.deepEqual([j.height, j.width, j.channels], [6, 8, 3]);
     for (const [k, v] of [200, 40, 90].entries()) assert.ok(Math.abs(j.data[k] - v) <= 4, `channel ${k}: ${j.data[k]}`);
     assert.throws(() => decodeImage(new Uint8Array([1, 2, 3, 4]), 'x.png'), /x\.png: wrong magic: not a JPEG or PNG/);
-    const trunc = fs.readFileSync(path.join(dir, 'a.png')).subarray(0, 40);
+    const full = fs.readFileSync(path.join(dir, 'a.png'));
     assert.throws(
-      () => decodeImage(trunc, 't.png'),
-      (e: unknown) => e instanceof DataFormatError && /t\.png: corrupt or truncated PNG/.test(e.message),
+      () => decodeImage(full.subarray(0, 40), 't.png'),
+      (e: unknown) =>
+        e instanceof DataFormatError &&
+        /t\.png: corrupt or truncated PNG: the file ends before its image data does/.test(e.message),
+    );
+    assert.throws(() => decodeImage(full.subarray(0, 20), 'h.png'), /h\.png: corrupt PNG: no IHDR/);
+    // A small file declaring a huge image is refused from its header, before anything is decoded.
+    const huge = Buffer.from(full);
+    huge.writeUInt32BE(16000, 16);
+    huge.writeUInt32BE(16000, 20);
+    assert.throws(
+      () => decodeImage(huge, 'huge.png'),
+      /huge\.png: image of 16000×16000 pixels exceeds the limit of 100000000/,
+    );
+    assert.throws(() => decodeImage(full, 'a.png', { maxPixels: 19 }), /5×4 pixels exceeds the limit of 19/);
+    assert.equal(decodeImage(full, 'a.png', { maxPixels: 20 }).width, 5);
+    const jpg = fs.readFileSync(path.join(dir, 'j.jpg'));
+    assert.throws(
+      () => decodeImage(jpg, 'j.jpg', { maxPixels: 47 }),
+      /j\.jpg: image exceeds the limit of 47 pixels/,
     );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -17,14 +17,44 @@ export function isJpeg(b: Uint8Array): boolean {
   return b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 }
 
+/**
+ * The largest image decoded, in pixels (width × height): 100 megapixels, jpeg-js's own default, for PNG and
+ * JPEG alike — a small file can declare a huge image (a 249 KB PNG of 16000×16000 would take 2.5 GB).
+ */
+export const DEFAULT_MAX_PIXELS = 100e6;
+
+export interface DecodeOptions {
+  /** Refuse images larger than this many pixels (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
+}
+
+function checkPixels(file: string, width: number, height: number, max: number): void {
+  if (width * height > max) {
+    throw new DataFormatError(
+      file,
+      `image of ${width}×${height} pixels exceeds the limit of ${max} pixels (option maxPixels)`,
+    );
+  }
+}
+
 /** Decodes JPEG or PNG bytes to RGB. `file` names the source in errors. */
-export function decodeImage(buf: Uint8Array, file = '<image>'): RawImage {
+export function decodeImage(buf: Uint8Array, file = '<image>', o: DecodeOptions = {}): RawImage {
+  const maxPixels = o.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (isPng(buf)) {
+    // The header chunk (IHDR) comes first: check the declared size before decoding anything.
+    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (b.length < 24 || b.toString('latin1', 12, 16) !== 'IHDR') {
+      throw new DataFormatError(file, 'corrupt PNG: no IHDR header chunk');
+    }
+    checkPixels(file, b.readUInt32BE(16), b.readUInt32BE(20), maxPixels);
     let png: PNG;
     try {
-      png = PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+      png = PNG.sync.read(b);
     } catch (e) {
-      throw new DataFormatError(file, `corrupt or truncated PNG: ${(e as Error).message}`);
+      const msg = (e as Error).message;
+      // pngjs reports a file that ends early as pending "read requests" on a finished stream.
+      const why = /read requests/.test(msg) ? 'the file ends before its image data does' : msg;
+      throw new DataFormatError(file, `corrupt or truncated PNG: ${why}`);
     }
     const { width, height } = png;
     const n = width * height;
@@ -39,18 +69,27 @@ export function decodeImage(buf: Uint8Array, file = '<image>'): RawImage {
   }
   if (isJpeg(buf)) {
     try {
-      const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
+      const img = jpeg.decode(buf, {
+        useTArray: true,
+        formatAsRGBA: false,
+        tolerantDecoding: false,
+        maxResolutionInMP: maxPixels / 1e6,
+      });
       if (img.data.length !== img.width * img.height * 3) throw new Error('unexpected decoded size');
       return { data: img.data, height: img.height, width: img.width, channels: 3 };
     } catch (e) {
-      throw new DataFormatError(file, `corrupt or truncated JPEG: ${(e as Error).message ?? String(e)}`);
+      const msg = (e as Error).message ?? String(e);
+      if (/maxResolutionInMP/.test(msg)) {
+        throw new DataFormatError(file, `image exceeds the limit of ${maxPixels} pixels (option maxPixels)`);
+      }
+      throw new DataFormatError(file, `corrupt or truncated JPEG: ${msg}`);
     }
   }
   throw new DataFormatError(file, 'wrong magic: not a JPEG or PNG image');
 }
 
 /** Reads and decodes an image file to RGB. */
-export function readImageFile(file: string): RawImage {
+export function readImageFile(file: string, o: DecodeOptions = {}): RawImage {
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
@@ -58,5 +97,5 @@ export function readImageFile(file: string): RawImage {
     const code = (e as NodeJS.ErrnoException).code;
     throw new DataFormatError(file, code === 'ENOENT' ? 'missing file' : `cannot read: ${(e as Error).message}`);
   }
-  return decodeImage(buf, file);
+  return decodeImage(buf, file, o);
 }
