@@ -118,7 +118,8 @@ export class CheckpointStore {
     put('state.json', Buffer.from(JSON.stringify(c.state)));
     fsyncDir(tmpDir);
     const finalDir = path.join(this.dir, id);
-    if (prev?.id === id) throw new CheckpointError(`${finalDir}: the current checkpoint cannot be overwritten in place`);
+    if (prev?.id === id)
+      throw new CheckpointError(`${finalDir}: the current checkpoint cannot be overwritten in place`);
     fs.rmSync(finalDir, { recursive: true, force: true }); // an uncommitted folder a killed save left
     fs.renameSync(tmpDir, finalDir);
     fsyncDir(this.dir);

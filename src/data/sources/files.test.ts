@@ -77,10 +77,7 @@ test('decodeImage: PNG RGB exact, RGBA drops alpha, grayscale -> RGB, JPEG ~colo
     assert.throws(() => decodeImage(full, 'a.png', { maxPixels: 19 }), /5×4 pixels exceeds the limit of 19/);
     assert.equal(decodeImage(full, 'a.png', { maxPixels: 20 }).width, 5);
     const jpg = fs.readFileSync(path.join(dir, 'j.jpg'));
-    assert.throws(
-      () => decodeImage(jpg, 'j.jpg', { maxPixels: 47 }),
-      /j\.jpg: image exceeds the limit of 47 pixels/,
-    );
+    assert.throws(() => decodeImage(jpg, 'j.jpg', { maxPixels: 47 }), /j\.jpg: image exceeds the limit of 47 pixels/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
