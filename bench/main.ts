@@ -1,15 +1,17 @@
-// `npm run bench [-- --json] [-- --quick] [-- --skip-epoch] [-- --nchw]`: ltkit against PyTorch on this machine,
-// in the same run, with the same thread count:
+// `npm run bench [-- --json] [-- --quick] [-- --skip-epoch] [-- --nchw] [-- --memory-only]`: ltkit against
+// PyTorch on this machine, in the same run, with the same thread count:
 //   1. ResNet-32 train step (batch 128, 3×32×32, CE, SGD momentum 0.9, wd 2e-4) and eval forward;
 //   2. CIFAR train augmentation (pad-crop + flip + normalize) and its share of a train step;
 //   3. one epoch of ResNet-32 on a CIFAR-10-LT-sized set (12,406 synthetic 32×32×3 images) with
 //      augmentation, through ltkit's training core (the loop, the classification task, the DataLoader), against
-//      torchvision transforms + DataLoader(num_workers=2).
+//      torchvision transforms + DataLoader(num_workers=2);
+//   4. memory: resident set size over long library loops that never yield to the event loop, and the same
+//      loops yielding every step (ltkit only: RSS must stay flat however the loop is written).
 // Figures move ±20% with machine load: compare only ratios from one run on an idle machine.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { tidy, noGrad, manualSeed, setNumThreads, randn, randint, runtimeInfo } from '../src/engine';
+import { tidy, noGrad, manualSeed, setNumThreads, randn, randint, runtimeInfo, zeros } from '../src/engine';
 import { contiguous, crossEntropyLoss } from '../src/engine/ops.generated';
 import { CHANNELS_LAST } from '../src/nn/module';
 import { resolveConfig } from '../src/train/config';
@@ -32,6 +34,7 @@ const args = process.argv.slice(2);
 const asJson = args.includes('--json');
 const quick = args.includes('--quick');
 const skipEpoch = args.includes('--skip-epoch');
+const memoryOnly = args.includes('--memory-only');
 const threads = Number(process.env.LTKIT_BENCH_THREADS ?? 2);
 const say = (s: string) => {
   if (!asJson) process.stdout.write(s + '\n');
@@ -159,6 +162,62 @@ async function benchEpoch(images: number, batch = 128) {
   return { epochSeconds, steps: loader.numBatches(0), images };
 }
 
+/** RSS (MiB) over `iters` iterations of `body`, yielding to the event loop every step or never. */
+async function rssOver(iters: number, yieldEvery: boolean, body: () => void) {
+  const mib = () => process.memoryUsage().rss / 2 ** 20;
+  body(); // first-use allocations
+  const start = mib();
+  let peak = start;
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) {
+    body();
+    if (yieldEvery) await new Promise<void>((r) => setImmediate(r));
+    if (i % 100 === 0) peak = Math.max(peak, mib());
+  }
+  const msPerIter = (performance.now() - t0) / iters;
+  return { iters, yieldEvery, startMiB: start, endMiB: mib(), peakMiB: peak, msPerIter };
+}
+
+/** Memory that comes back: loops a library user writes, without and with yielding. */
+async function benchMemory() {
+  manualSeed(0);
+  const lin = createModel('resnet8', { numClasses: 10, inChannels: 1 });
+  const opt = new SGD(lin.parameters(), { lr: 0.01, momentum: 0.9 });
+  const step = () =>
+    tidy(() => {
+      const loss = crossEntropyLoss(lin.forward(randn([16, 1, 28, 28])), randint(0, 10, [16]));
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+      return loss.item();
+    });
+  const loops: Record<string, (yieldEvery: boolean) => ReturnType<typeof rssOver>> = {
+    'tidy(() => { zeros([16,3,64,64]) }) ×10k': (y) =>
+      rssOver(10000, y, () =>
+        tidy(() => {
+          zeros([16, 3, 64, 64]);
+        }),
+      ),
+    'tidy(() => zeros([16,3,64,64])), result left to the GC ×10k': (y) =>
+      rssOver(10000, y, () => void tidy(() => zeros([16, 3, 64, 64]))),
+    [`ResNet-8 SGD step, batch 16 ×${quick ? 500 : 2000}`]: (y) => rssOver(quick ? 500 : 2000, y, step),
+  };
+  const out: Record<string, unknown> = {};
+  for (const [name, run] of Object.entries(loops)) {
+    for (const y of [false, true]) {
+      const r = await run(y);
+      out[`${name}${y ? ', yielding' : ''}`] = r;
+      say(
+        `  ${(name + (y ? ', yielding every step' : ', never yielding')).padEnd(72)} RSS ${r.startMiB.toFixed(0)} → ` +
+          `${r.endMiB.toFixed(0)} MiB (peak ${r.peakMiB.toFixed(0)}), ${r.msPerIter.toFixed(3)} ms/iteration`,
+      );
+    }
+  }
+  lin.dispose();
+  opt.dispose();
+  return out;
+}
+
 /** The CPU this ran on: model name and the vector-extension flags that decide oneDNN's kernels. */
 function cpuInfo(): { model: string; flags: string[] } {
   try {
@@ -189,6 +248,12 @@ async function main(): Promise<void> {
     cpu,
   };
 
+  if (memoryOnly) {
+    say('\nMemory (resident set size) over library loops:');
+    result.memory = await benchMemory();
+    if (asJson) process.stdout.write(JSON.stringify(result) + '\n');
+    return;
+  }
   const lt = benchStep(steps);
   const py = python('step', ['--steps', String(steps)]);
   const stepRatio = 'error' in py ? null : lt.trainMsPerStep / Number(py.trainMsPerStep);
@@ -233,6 +298,8 @@ async function main(): Promise<void> {
       say(`  ratio (ltkit/pytorch) ${ratio!.toFixed(3)} (target ≤ 0.9)`);
     }
   }
+  say('\nMemory (resident set size) over library loops:');
+  result.memory = await benchMemory();
   if (asJson) process.stdout.write(JSON.stringify(result) + '\n');
 }
 

@@ -12,7 +12,7 @@
         "<!@(node -p \"process.env.LTKIT_TORCH_INCLUDES || ''\")"
       ],
       "defines": [
-        "NAPI_VERSION=8",
+        "NAPI_EXPERIMENTAL",
         "NAPI_CPP_EXCEPTIONS",
         "_GLIBCXX_USE_CXX11_ABI=<!(node -p \"process.env.LTKIT_TORCH_CXX11_ABI || '1'\")"
       ],

@@ -22,7 +22,7 @@ if (chosen.length === 0) {
   process.exit(1);
 }
 // One libtorch load costs ~0.6 s and ~200 MB per process; two files at a time on 2 cores.
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...chosen], {
+const r = spawnSync(process.execPath, ['--expose-gc', '--test', '--test-concurrency=2', '--test-reporter=spec', ...chosen], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, LTKIT_NUM_THREADS: process.env.LTKIT_NUM_THREADS || '1' },

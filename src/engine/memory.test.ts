@@ -3,11 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, tensor, tidy, keep, dispose, memory, noGrad, manualSeed } from './tensor';
 import * as ops from './ops.generated';
+import { settledMemory } from './test-support';
 
 const live = (): number => memory().numTensors;
+const settled = (): number => settledMemory().numTensors;
 
 test('tidy disposes intermediates and keeps the returned tensor', () => {
-  const before = live();
+  const before = settled();
   let inner: Tensor[] = [];
   const out = tidy(() => {
     const a = tensor([1, 2, 3]);
@@ -25,7 +27,7 @@ test('tidy disposes intermediates and keeps the returned tensor', () => {
 });
 
 test('tidy keeps tensors inside a returned array, object or Map', () => {
-  const before = live();
+  const before = settled();
   const r = tidy(() => {
     const a = tensor([1]);
     const b = tensor([2]);
@@ -40,7 +42,7 @@ test('tidy keeps tensors inside a returned array, object or Map', () => {
 });
 
 test('nested tidy: the inner result moves to the outer scope, which then disposes it', () => {
-  const before = live();
+  const before = settled();
   let fromInner: Tensor | null = null;
   const out = tidy(() => {
     const x = tensor([1, 2]);
@@ -55,7 +57,7 @@ test('nested tidy: the inner result moves to the outer scope, which then dispose
 });
 
 test('keep() exempts a tensor from every enclosing scope', () => {
-  const before = live();
+  const before = settled();
   let kept: Tensor | null = null;
   tidy(() => {
     tidy(() => {
@@ -71,7 +73,7 @@ test('keep() exempts a tensor from every enclosing scope', () => {
 });
 
 test('tidy disposes its tensors when fn throws, and rethrows', () => {
-  const before = live();
+  const before = settled();
   assert.throws(
     () =>
       tidy(() => {
@@ -85,13 +87,13 @@ test('tidy disposes its tensors when fn throws, and rethrows', () => {
 });
 
 test('tidy rejects async functions (and cleans up)', () => {
-  const before = live();
+  const before = settled();
   assert.throws(() => tidy((() => Promise.resolve(tensor([1]))) as () => unknown), /synchronous/);
   assert.equal(live(), before);
 });
 
 test('dispose(container) disposes every tensor found; dispose is idempotent', () => {
-  const before = live();
+  const before = settled();
   const a = tensor([1]);
   const b = tensor([2]);
   const c = tensor([3]);
@@ -103,7 +105,7 @@ test('dispose(container) disposes every tensor found; dispose is idempotent', ()
 });
 
 test('grad tensors and multi-output ops are tracked by tidy', () => {
-  const before = live();
+  const before = settled();
   tidy(() => {
     const w = tensor([1, 2, 3], { requiresGrad: true });
     ops.sum(ops.mul(w, w)).backward();
@@ -141,7 +143,7 @@ test('200 tiny training steps (linear + cross entropy + manual SGD in tidy) leav
       return loss.item();
     });
   const first = step();
-  const before = memory();
+  const before = settledMemory();
   let last = first;
   for (let i = 0; i < 199; i++) last = step();
   const after = memory();
@@ -149,4 +151,19 @@ test('200 tiny training steps (linear + cross entropy + manual SGD in tidy) leav
   assert.equal(after.numBytes, before.numBytes, 'live bytes after 199 more steps');
   assert.ok(last < first * 0.5, `the loss went down (${first} → ${last})`);
   dispose([x, y, w, b]);
+});
+
+test('a tensor left to the garbage collector is freed by the collection itself, with no event-loop turn', (t) => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return t.skip('needs node --expose-gc (scripts/run-tests.js passes it)');
+  const before = settledMemory().numTensors;
+  // 100 tensors made outside any tidy scope and never disposed, unreachable once the function returns.
+  ((): void => {
+    for (let i = 0; i < 100; i++) ops.zeros([1000]);
+  })();
+  assert.equal(memory().numTensors, before + 100);
+  gc();
+  // The native finalizer runs inside the collection (a "basic" Node-API finalizer): a loop that never
+  // yields to the event loop does not pile up collected tensors.
+  assert.equal(memory().numTensors, before, 'freed during gc(), within this synchronous test');
 });

@@ -19,6 +19,7 @@ import {
   serializeSafetensors,
 } from './safetensors';
 import * as ops from './ops.generated';
+import { settledMemory } from './test-support';
 
 const FIX = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'ops');
 const PY_FILE = path.join(FIX, 'safetensors_ref.safetensors');
@@ -108,7 +109,7 @@ function assertSameTensorData(t: Tensor, dtype: DType, shape: number[], expected
 }
 
 test('Python-written safetensors (every dtype + __metadata__) loads with exact values', () => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const f = loadSafetensorsFile(PY_FILE);
   try {
     assert.deepEqual(f.metadata, REF.metadata);
@@ -212,7 +213,7 @@ function withHeader(header: unknown, data = Buffer.alloc(0)): Buffer {
 }
 
 test('malformed headers are refused, naming the file and the entry; no tensor leaks', () => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const f4 = Buffer.alloc(8);
   const ok = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
   for (const [header, why] of [

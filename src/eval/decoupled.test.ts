@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { tensor, tidy, manualSeed, memory, Tensor } from '../engine/tensor';
 import { randn, matmul, norm } from '../engine/ops.generated';
 import { tauNormalize, tauNormLogits, tauSweep, defaultTaus } from './decoupled';
+import { settledMemory } from '../engine/test-support';
 
 function assertAllClose(a: Tensor, b: Tensor, tol = 1e-5): void {
   assert.deepEqual(a.shape, b.shape);
@@ -100,7 +101,7 @@ test('no native tensors leak from tauSweep or the meter', () => {
     [0, 1],
   ]);
   const x = split([0.2, 0.8], [0.3, 0.6]);
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   tauSweep(x.features, x.targets, W, tensor([1, 0]), [0, 0.5, 1], { val: x, batchSize: 3 });
   // the bias literal above is the only tensor created outside a scope
   assert.ok(memory().numTensors <= before + 1, `${before} → ${memory().numTensors}`);

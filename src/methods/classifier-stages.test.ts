@@ -15,6 +15,7 @@ import { runStage, EpochLog } from '../train/loop';
 import { lrSchedule } from '../train/hooks';
 import { parseRecipe, buildPlan } from './index';
 import type { StageEnv, StageFactory } from './types';
+import { settledMemory } from '../engine/test-support';
 
 class FeatureModel extends ClassifierModel {
   readonly featureDim = 2;
@@ -96,7 +97,7 @@ function factory(recipe: string, env: StageEnv): StageFactory {
 }
 
 test('LWS through the loop: only the scales move, the tail scale grows, balanced accuracy improves', async () => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const model = new FeatureModel();
   const env = envFor(model, 'ce+lws', { lws: { epochs: 30, lr: 0.5 } }, false);
   const start = env.evaluate('test');

@@ -13,6 +13,7 @@ import { mixupHook, remixHook } from './mixup';
 import type { HookContext, Stage } from './types';
 import { STAGES } from './types';
 import { batchLoss } from '../train/classification';
+import { settledMemory } from '../engine/test-support';
 
 const CIFAR10_LT_100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50];
 const CIFAR10_STEP_100 = [5000, 5000, 5000, 5000, 5000, 50, 50, 50, 50, 50];
@@ -165,7 +166,7 @@ test('MFW with s ≡ 0 is exactly plain training (bit for bit), at every stage',
 });
 
 test('MFW: z̃_n = (1 − λ_n)·z_n + λ_n·z_π(n), gradients reach both partners, labels untouched', () => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   tidy(() => {
     const B = 6;
     const shape = [B, 2, 3, 3];
@@ -325,7 +326,7 @@ test('Remix: λ_y = 0 / 1 / λ by the count ratio κ and threshold τ', () => {
 });
 
 test('batchLoss: per-sample λ gives mean_n[λ_n ℓ(a_n) + (1 − λ_n) ℓ(b_n)]; scalar λ and no mix', () => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const crit = losses.create('ce', {});
   tidy(() => {
     const B = 7;

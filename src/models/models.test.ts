@@ -13,6 +13,7 @@ import { SGD } from '../optim/sgd';
 import { NormedLinear, Linear } from '../nn/layers';
 import { assertClose, fixturePath, readJsonFixture } from '../nn/golden.test-util';
 import { ResNetCifar, Stage, createModel, listModels, modelInfo, registerModel } from './index';
+import { settledMemory } from '../engine/test-support';
 
 const weights = () => loadSafetensors(fixturePath('models', 'resnet32.safetensors'));
 const golden = loadSafetensors(fixturePath('models', 'resnet32-golden.safetensors'));
@@ -267,7 +268,7 @@ for (const name of listModels()) {
     tidy(() => {
       net.forward(x);
     });
-    const before = memory().numTensors;
+    const before = settledMemory().numTensors;
     tidy(() => {
       noGrad(() => net.forward(x));
     });
@@ -321,7 +322,7 @@ test('a training step (forward, CE, backward, SGD) leaves the live-tensor count 
       return loss.item();
     });
   step(); // creates momentum buffers and gradients
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const losses = [step(), step(), step()];
   assert.equal(memory().numTensors, before);
   assert.ok(losses[2] < losses[0], `loss decreases: ${losses}`);

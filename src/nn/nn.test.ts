@@ -17,6 +17,7 @@ import {
 } from './index';
 import * as init from './init';
 import { assertClose } from './golden.test-util';
+import { settledMemory } from '../engine/test-support';
 
 class Net extends Module {
   readonly conv = this.registerModule('conv', new Conv2d(3, 4, 3, { padding: 1, bias: false }));
@@ -172,7 +173,7 @@ test('train()/eval() propagate; zeroGrad sets grads to none; forward in tidy fre
   net.zeroGrad();
   assert.equal(net.conv.weight.grad, null);
   tidy(() => net.forward(x)); // warm-up (op ids, lazily created state)
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   for (let i = 0; i < 3; i++) tidy(() => net.forward(x).sum().backward());
   net.zeroGrad();
   assert.equal(memory().numTensors, before);

@@ -17,6 +17,7 @@ import {
   cifarMilestones,
 } from './index';
 import { assertClose, readJsonFixture } from '../nn/golden.test-util';
+import { settledMemory } from '../engine/test-support';
 
 interface SgdCase {
   name: string;
@@ -124,7 +125,7 @@ test('SGD param groups, validation, zeroGrad, no leaks', () => {
   a.grad = tensor([1, 1]);
   b.grad = tensor([1]);
   opt.step();
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   for (let i = 0; i < 5; i++) tidy(() => opt.step());
   assert.equal(memory().numTensors, before);
 });

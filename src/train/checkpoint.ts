@@ -19,6 +19,7 @@ import { z } from 'zod';
 import type { Tensor } from '../engine';
 import { parseSafetensors, serializeSafetensors } from '../engine/safetensors';
 import { writeFileAtomic, writeFileSynced, fsyncDir } from '../util/fs';
+import { faultPoint, FaultPoint } from '../util/fault';
 
 const FileEntry = z.object({ bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 const ManifestSchema = z
@@ -109,6 +110,7 @@ export class CheckpointStore {
     const put = (name: string, data: Buffer) => {
       writeFileSynced(path.join(tmpDir, name), data);
       files[name] = { bytes: data.length, sha256: sha256(data) };
+      faultPoint(`checkpoint:${name.replace(/\..*/, '')}` as FaultPoint);
     };
     put('model.safetensors', serializeSafetensors(c.model));
     if (c.optimizer) put('optimizer.safetensors', serializeSafetensors(c.optimizer));
@@ -117,14 +119,17 @@ export class CheckpointStore {
     else if (prev?.files['best.safetensors']) put('best.safetensors', this.read('best.safetensors'));
     put('state.json', Buffer.from(JSON.stringify(c.state)));
     fsyncDir(tmpDir);
+    faultPoint('checkpoint:synced');
     const finalDir = path.join(this.dir, id);
     if (prev?.id === id)
       throw new CheckpointError(`${finalDir}: the current checkpoint cannot be overwritten in place`);
     fs.rmSync(finalDir, { recursive: true, force: true }); // an uncommitted folder a killed save left
     fs.renameSync(tmpDir, finalDir);
     fsyncDir(this.dir);
+    faultPoint('checkpoint:renamed');
     const manifest: Manifest = { format: 1, id, files };
     writeFileAtomic(this.manifestPath(), JSON.stringify(manifest, null, 1) + '\n'); // the commit point
+    faultPoint('checkpoint:committed');
     this.pendingBest = null;
     this.removeStale();
   }

@@ -13,6 +13,7 @@ import { localContext } from '../core/context';
 import { runStage, Hook, EpochLog } from './loop';
 import { lrSchedule } from './hooks';
 import { train } from './trainer';
+import { settledMemory } from '../engine/test-support';
 
 const OUT = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-loop-'));
 process.on('exit', () => fs.rmSync(OUT, { recursive: true, force: true }));
@@ -57,7 +58,7 @@ const run = (stage: TrainingStage, hooks: Hook[], control = { stopRequested: fal
   runStage(stage, { stageIndex: 0, from: 0, seed: 1, hooks: [lrSchedule(), ...hooks], control, ctx: localContext() });
 
 test('the loop: hooks in order, the sum of the loss terms backpropagated, each term logged', async () => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const { w, stage } = twoTermStage({ epochs: 2, sizes: [3, 1] });
   const events: string[] = [];
   const logs: EpochLog[] = [];
@@ -200,7 +201,7 @@ test("the trainer's hooks, as a user hook sees them: evaluated, logged and check
 });
 
 test('a task sees the execution context; tensors made in a step are freed with it', async () => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const w = tensor([0.5]).requiresGrad_(true).keep();
   const optimizer = new SGD([w], { lr: 0.01 });
   const devices: string[] = [];

@@ -14,6 +14,7 @@ import { train } from './trainer';
 import type { EpochLog } from './loop';
 import { resolveConfig, TrainConfigInput } from './config';
 import { buildTrainData } from '../data/train-data';
+import { settledMemory } from '../engine/test-support';
 
 const OUT = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-resume-'));
 process.on('exit', () => fs.rmSync(OUT, { recursive: true, force: true }));
@@ -167,7 +168,7 @@ test('resume rewrites metric lines past the checkpoint; resuming a finished run 
   const cfg = config('trunc', 'ce', 3);
   const rc = resolveConfig(cfg);
   const data = buildTrainData(rc.data, rc.seed);
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const r1 = await train(cfg, { data, stopAfterEpochs: 1 });
   // Simulate a kill between the metrics append and the checkpoint: a line for epoch 1, which the resumed
   // run redoes, then a line torn by the kill (no newline).

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/fs';
+import { faultDue, faultPoint, die } from '../util/fault';
 import { CheckpointStore } from './checkpoint';
 import type { ClassificationSummary } from '../eval/metrics';
 import type { StageSummary } from './loop';
@@ -186,7 +187,9 @@ export class RunDir {
   static create(outDir: string, name: string, o: { overwrite?: boolean } = {}): RunDir {
     checkRunName(name);
     const dir = path.resolve(outDir, name);
-    if (fs.existsSync(path.join(dir, 'run.json')) || (fs.existsSync(dir) && fs.readdirSync(dir).length > 0)) {
+    // A folder holding only temporaries is a run killed before its run.json existed: it is reused.
+    const contents = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !/\.tmp-\d+$/.test(f)) : [];
+    if (contents.length > 0) {
       if (!o.overwrite) {
         let n = 2;
         while (fs.existsSync(`${dir}-${n}`)) n++;
@@ -195,20 +198,19 @@ export class RunDir {
             `or choose another name (e.g. --name ${name}-${n})`,
         );
       }
-      fs.rmSync(dir, { recursive: true, force: true });
     }
+    fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     return new RunDir(dir);
   }
 
-  /** An existing run directory (for resume, eval, predict, reports); leftovers of killed writes are removed. */
+  /** An existing run directory (for resume, eval, predict, reports). */
   static open(dir: string): RunDir {
     const d = path.resolve(dir);
     if (!fs.existsSync(path.join(d, 'run.json'))) {
       throw new RunFileError(`${d} is not an ltkit run directory (no run.json)`);
     }
-    const run = new RunDir(d);
-    return run;
+    return new RunDir(d);
   }
 
   file(...parts: string[]): string {
@@ -246,7 +248,13 @@ export class RunDir {
   }
 
   appendMetrics(line: MetricsLine): void {
-    fs.appendFileSync(this.file('metrics.jsonl'), JSON.stringify(line) + '\n');
+    const text = JSON.stringify(line) + '\n';
+    if (faultDue('metrics:torn')) {
+      fs.appendFileSync(this.file('metrics.jsonl'), text.slice(0, text.length >> 1));
+      die();
+    }
+    fs.appendFileSync(this.file('metrics.jsonl'), text);
+    faultPoint('metrics:appended');
   }
 
   /** Every metrics line, validated; `repair` drops a torn last line (a kill mid-append) instead of failing. */

@@ -23,6 +23,7 @@ import type { HookContext, Slot } from '../methods/types';
 import { STAGES } from '../methods/types';
 import { localContext } from '../core/context';
 import { Rng } from '../util/rng';
+import { settledMemory } from '../engine/test-support';
 
 const OUT = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-smoke-'));
 process.on('exit', () => fs.rmSync(OUT, { recursive: true, force: true }));
@@ -151,7 +152,7 @@ test('smoke: every recipe trains 2 steps end to end through the CLI', async (t) 
   for (const c of CASES) {
     await t.test(c.name, async () => {
       const name = c.name.replace(/[^a-z0-9-]+/gi, '_');
-      const before = memory().numTensors;
+      const before = settledMemory().numTensors;
       const r = await cli([
         'train',
         ...setArgs([...BASE, `method.recipe=${c.recipe}`, ...(c.sets ?? [])]),
@@ -241,7 +242,7 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
       sets: [`method.mixup.stages=["${s}"]`],
     })),
   );
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   for (const c of cases) {
     const cfg = cfgFor(c.recipe, c.sets);
     const plan = buildPlan(parseRecipe(cfg.method.recipe), {
@@ -314,7 +315,7 @@ test('a training call leaves memory().numTensors unchanged (after a warm-up call
   ]) {
     const cfg = (n: string) => resolveConfig({ ...cfgFor(recipe), name: `mem-${recipe.replace(/\+/g, '_')}-${n}` });
     await train(cfg('warm'), { data }); // warm-up: first-use caches, if any
-    const before = memory().numTensors;
+    const before = settledMemory().numTensors;
     const r = await train(cfg('measured'), { data });
     assert.equal(r.status, 'completed');
     assert.equal(memory().numTensors, before, `${recipe}: live tensors after train()`);

@@ -265,11 +265,15 @@ function recordNewRun(p: RunParts, stageNames: string[]): RunState {
     versions: { ltkit: ltkitVersion(), libtorch: runtimeInfo().torchVersion, node: process.version, gitSha: gitSha() },
     startedAt: new Date().toISOString(),
   });
+  writeSubsetIndices(run, data);
+  return { stagesDone: 0, epoch: -1, best: null, stages: [] };
+}
+
+function writeSubsetIndices(run: RunDir, data: TrainData): void {
   writeFileAtomic(
     run.file('subset-indices.json'),
     JSON.stringify({ hash: data.subset.hash, indices: Array.from(data.subset.indices) }),
   );
-  return { stagesDone: 0, epoch: -1, best: null, stages: [] };
 }
 
 /**
@@ -285,6 +289,8 @@ function prepareResume(p: RunParts, stageNames: string[]): RunState {
         `the data now gives ${data.subset.hash.slice(0, 12)}… (a different data set or selection); not resuming`,
     );
   }
+  // A run killed before its subset list was written gets it now.
+  if (!fs.existsSync(run.file('subset-indices.json'))) writeSubsetIndices(run, data);
   const state: RunState = run.readState() ?? { stagesDone: 0, epoch: -1, best: null, stages: [] };
   const warn = (w: string) => log(`[ltkit] warning: ${w}`);
   if (!fs.existsSync(run.file('metrics.jsonl')) && (state.stagesDone > 0 || state.epoch >= 0)) {

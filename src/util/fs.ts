@@ -1,6 +1,7 @@
 // Durable file writes: what a kill -9 or a power cut can and cannot leave behind.
 import * as fs from 'fs';
 import * as path from 'path';
+import { faultPoint, FaultPoint, FAULT_POINTS } from './fault';
 
 /** Writes `data` to `file` and fsyncs it (the bytes are on disk when this returns). */
 export function writeFileSynced(file: string, data: Buffer | string): void {
@@ -35,6 +36,8 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     writeFileSynced(tmp, data);
+    const point = `atomic:${path.basename(file)}`;
+    if ((FAULT_POINTS as readonly string[]).includes(point)) faultPoint(point as FaultPoint);
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });

@@ -6,6 +6,7 @@ import { cifarTrain, twoViews, mocoV2, AugRng } from '../transforms';
 import { InstanceSampler } from '../samplers/instance';
 import type { ImageSource } from '../sources/types';
 import type { BatchSource } from './loader';
+import { settledMemory } from '../../engine/test-support';
 
 // Compile-time check: every dataset source (src/data/sources) can feed a DataLoader directly.
 export const sourceFitsLoader = (s: ImageSource): BatchSource => s;
@@ -38,7 +39,7 @@ test('InMemorySource.gatherInto copies exactly the requested images', () => {
 });
 
 test('DataLoader: batches follow the sampler order; x float32 NCHW, y int64; drop-last; no leaks', () => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const src = dataset(23);
   const sampler = new ShuffleSampler(23, 5);
   const order = sampler.epochIndices(2);
@@ -70,7 +71,7 @@ test('DataLoader: deterministic given seed and epoch; batchAt == iteration; epoc
   const src = dataset(40, 32, 32, 3);
   const mk = (seed: number): DataLoader =>
     new DataLoader(src, { sampler: new ShuffleSampler(40, 1), batchSize: 16, transform: cifarTrain(), seed });
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const a = mk(3);
   const b = mk(3);
   const itA = a.epoch(1);
@@ -105,7 +106,7 @@ test('DataLoader: epochAsync yields the same batches; break disposes; works with
   const src = dataset(30);
   const sampler: EpochSampler = new InstanceSampler(30, 9);
   const dl = new DataLoader(src, { sampler, batchSize: 7, transform: cifarTrain({ size: 4, padding: 1 }), seed: 2 });
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const sync: Float32Array[] = [];
   for (const b of dl.epoch(0)) sync.push(b.x.toArray() as Float32Array);
   const asy: Float32Array[] = [];
@@ -131,7 +132,7 @@ test('DataLoader: two-view transform yields [Tensor, Tensor]', () => {
     batchSize: 4,
     transform: twoViews(mocoV2({ size: 8 })),
   });
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   for (const b of dl.epoch(0)) {
     assert.equal(b.x.length, 2);
     assert.deepEqual(b.x[0].shape, [b.indices.length, 3, 8, 8]);
@@ -154,7 +155,7 @@ test('PairedLoader: labeled epoch with a continuous, deterministic unlabeled str
     );
   const p = mk();
   assert.equal(p.numBatches(0), 4);
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   const stream: number[][] = [];
   for (let e = 0; e < 3; e++) {
     for (const b of p.epoch(e)) {

@@ -59,6 +59,7 @@ import {
   CIFAR_STD,
   benchAugmentation,
 } from './index';
+import { settledMemory } from '../../engine/test-support';
 
 const R = (...k: number[]): AugRng => new AugRng(7, ...k);
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6): void => {
@@ -77,7 +78,7 @@ const u8 = (n: number, h: number, w: number, c: number, seed = 1): Tensor =>
 const f32 = (n: number, c: number, h: number, w: number, seed = 1): Tensor =>
   tidy(() => toFloat({ layout: 'nchw' })(tensor(bytes(n, c, h, w, seed), [n, c, h, w], 'uint8'), R()));
 const leakFree = (fn: () => void): void => {
-  const before = memory().numTensors;
+  const before = settledMemory().numTensors;
   tidy(fn);
   assert.equal(memory().numTensors, before, 'live tensors changed');
 };
