@@ -7,7 +7,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { train } from './trainer';
-import { resolveConfig, applyOverrides, resumeConfig, expandHome, ConfigError, TrainConfigInput } from './config';
+import {
+  resolveConfig,
+  applyOverrides,
+  readConfigFile,
+  resumeConfig,
+  expandHome,
+  ConfigError,
+  TrainConfigInput,
+} from './config';
 import { RunDir, checkRunName } from './run-dir';
 import { loadRunModel } from './run-model';
 import { buildTrainData } from '../data/train-data';
@@ -140,6 +148,18 @@ test('a save killed half-way leaves the previous checkpoint; its leftovers are r
   assert.ok(!fs.readdirSync(r.runDir).some((f) => f.includes('.tmp-')), 'no temporaries in the run folder');
 });
 
+test('a resumed run whose metrics.jsonl was deleted says so', async () => {
+  const r = await train(config('no-metrics'), { data, stopAfterEpochs: 1 });
+  fs.rmSync(path.join(r.runDir, 'metrics.jsonl'));
+  const lines: string[] = [];
+  const done = await train(config('no-metrics'), { data, resume: true, log: (l) => lines.push(l) });
+  assert.equal(done.status, 'completed');
+  assert.ok(
+    lines.some((l) => /warning: .*metrics\.jsonl is missing: the resumed run logs only the epochs it trains/.test(l)),
+    lines.join('\n'),
+  );
+});
+
 test('paths expand a leading ~; run names stay inside outDir; --set cannot reach the prototype', () => {
   assert.equal(expandHome('~'), os.homedir());
   assert.equal(expandHome('~/data/cifar'), path.join(os.homedir(), 'data/cifar'));
@@ -152,6 +172,10 @@ test('paths expand a leading ~; run names stay inside outDir; --set cannot reach
   checkRunName('quickstart-1/ce');
   for (const key of ['__proto__.polluted', 'constructor.prototype.polluted', 'train.__proto__.x'])
     assert.throws(() => applyOverrides({}, [`${key}=1`]), /is not a config key/, key);
+  // A config file with a __proto__ key: an unknown key, not a prototype.
+  const file = path.join(OUT, 'proto.json');
+  fs.writeFileSync(file, '{"__proto__": {"polluted": 1}, "train": {"__proto__": {"polluted": 2}}}');
+  assert.throws(() => resolveConfig(readConfigFile(file), file), /unknown key/);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.throws(() => resolveConfig({ optim: { lr: 1e999 } }), /optim\.lr/);
 });
