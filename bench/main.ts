@@ -146,7 +146,15 @@ async function benchEpoch(images: number, batch = 128) {
     transform: pipes.train,
     seed: 0,
   });
-  const stage = supervisedStage(cfg, { model, plan, sampler, loader, clsNumList, evaluate: () => null });
+  const stage = supervisedStage(cfg, {
+    model,
+    plan,
+    sampler,
+    loader,
+    targets: data.targets,
+    clsNumList,
+    evaluate: () => null,
+  });
   const t0 = performance.now();
   await runStage(stage, {
     stageIndex: 0,

@@ -10,7 +10,7 @@ import type { ImageSet } from '../data/train-data';
 import { ClassificationMeter, ClassificationSummary } from '../eval/metrics';
 import type { MethodPlan } from '../methods/registry';
 import type { HookContext } from '../methods/types';
-import type { EpochContext, EvalSplit, StepOutput, Task, TrainingStage } from '../core/task';
+import type { BatchStream, EpochContext, EvalSplit, StepOutput, Task, TrainingStage } from '../core/task';
 import { SGD } from '../optim';
 import { learningRate, ScheduleConfig } from '../optim/schedules';
 
@@ -60,26 +60,28 @@ export interface ClassificationTaskOptions {
   plan: MethodPlan;
   criterion: Criterion;
   sampler: IndexSampler;
-  /** Training images through the augmentation, in the sampler's order. */
-  loader: DataLoader<Tensor>;
+  /** Training images through the augmentation, in the sampler's order (a DataLoader). */
+  loader: BatchStream<Batch>;
+  /** The training labels the batches' `indices` point into. */
+  targets: ArrayLike<number>;
   clsNumList: number[];
   evaluate(split: EvalSplit): ClassificationSummary | null;
 }
 
 export class ClassificationTask implements Task<Batch> {
-  readonly batches: DataLoader<Tensor>;
+  readonly batches: BatchStream<Batch>;
   private readonly targets: ArrayLike<number>;
 
   constructor(private readonly o: ClassificationTaskOptions) {
     this.batches = o.loader;
-    this.targets = o.loader.source.targets;
+    this.targets = o.targets;
   }
 
   beginEpoch(e: EpochContext): Record<string, unknown> {
-    const weights = this.o.plan.classWeightsAt(e.epoch);
-    this.o.criterion.setWeight(weights);
+    this.o.criterion.setWeight(this.o.plan.classWeightsAt(e.epoch));
     this.o.model.train();
-    return { sampler: activeSampler(this.o.sampler, e.epoch).name, classWeights: weights };
+    // What the epoch really uses: the criterion's weights and the sampler's kind (not what the plan says).
+    return { sampler: activeSampler(this.o.sampler, e.epoch).name, classWeights: this.o.criterion.weight };
   }
 
   step(b: Batch, e: EpochContext): StepOutput {

@@ -46,7 +46,10 @@ export interface StepInfo {
 }
 
 export interface StepEnd extends StepInfo {
-  /** Running epoch means so far. */
+  /** This step's loss terms and their sum. */
+  stepLosses: Record<string, number>;
+  stepLoss: number;
+  /** Running epoch mean of the summed loss so far. */
   loss: number;
   lr: number;
   seen: number;
@@ -156,7 +159,9 @@ export async function runStage(
         lossSum += out.values.reduce((a, b) => a + b, 0) * out.size;
         if (out.correct !== undefined) correct = (correct ?? 0) + out.correct;
         seen += out.size;
-        const end: StepEnd = { ...info, loss: lossSum / seen, lr, seen, startedAt };
+        const stepLosses = Object.fromEntries(out.names.map((n, i) => [n, out.values[i]]));
+        const stepLoss = out.values.reduce((a, b) => a + b, 0);
+        const end: StepEnd = { ...info, stepLosses, stepLoss, loss: lossSum / seen, lr, seen, startedAt };
         for (const h of o.hooks) h.onStepEnd?.(end);
         // Let signal handlers (Ctrl-C) and other callbacks run between steps.
         await new Promise<void>((resolve) => setImmediate(resolve));

@@ -31,7 +31,12 @@ import { writeFileAtomic } from '../util/fs';
 export interface Callbacks {
   onTrainBegin?(ctx: { config: TrainConfig; runDir: string; startEpoch: number }): void;
   onEpochBegin?(epoch: number, stage: string): void;
-  onBatchEnd?(epoch: number, step: number, logs: { loss: number; lr: number; stage: string }): void;
+  /** `loss` is this step's loss (the sum of its terms, each in `terms`). */
+  onBatchEnd?(
+    epoch: number,
+    step: number,
+    logs: { loss: number; terms: Record<string, number>; lr: number; stage: string },
+  ): void;
   onEpochEnd?(epoch: number, logs: EpochLog): void;
   onTrainEnd?(result: TrainResult): void;
 }
@@ -75,7 +80,8 @@ function callbackHook(cb: Callbacks, begin: () => Parameters<NonNullable<Callbac
   return {
     onRunBegin: () => cb.onTrainBegin?.(begin()),
     onEpochBegin: (e) => cb.onEpochBegin?.(e.epoch, e.stage),
-    onStepEnd: (s) => cb.onBatchEnd?.(s.epoch, s.step, { loss: s.loss, lr: s.lr, stage: s.stage.name }),
+    onStepEnd: (s) =>
+      cb.onBatchEnd?.(s.epoch, s.step, { loss: s.stepLoss, terms: s.stepLosses, lr: s.lr, stage: s.stage.name }),
     onEpochEnd: (log) => cb.onEpochEnd?.(log.epoch, log),
   };
 }
@@ -234,7 +240,8 @@ function assemble(
     build: () => {
       const sampler = plan.createSampler(data.train.targets, cfg.seed);
       const loader = trainLoader(sampler);
-      return supervisedStage(cfg, { model, plan, sampler, loader, clsNumList: data.clsNumList, evaluate });
+      const targets = data.train.targets;
+      return supervisedStage(cfg, { model, plan, sampler, loader, targets, clsNumList: data.clsNumList, evaluate });
     },
   };
   return { cfg, run, data, model, factories: [main, ...plan.stages], env, evaluate, log };
