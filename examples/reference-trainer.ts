@@ -32,7 +32,7 @@ export async function referenceTrainer(
 
   // 1. Data: a long-tailed training subset (reference selection) and the balanced test set.
   const cfg = lt.resolveConfig({ seed, data: { dataset: o.dataset, rho: o.rho ?? 100, imbType: 'exp' } });
-  const data = lt.data.buildTrainData(cfg.data, seed);
+  const data = lt.data.buildTrainData(cfg.data);
   const [, H, W, C] = data.train.shape; // N×H×W×C uint8
   const counts = data.clsNumList; // images per class, head first
   log(`train ${data.train.targets.length} images, per class ${counts.join(' ')}`);

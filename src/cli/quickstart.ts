@@ -34,7 +34,7 @@ export async function quickstart(o: QuickstartOptions): Promise<{ dir: string; r
   const log = (l: string) => process.stderr.write(l + '\n');
   log(`[quickstart] FMNIST-LT rho=100: ${o.model}, ${o.epochs} epochs each: 'ce' vs '${o.method}'`);
   const first = base('ce');
-  const data = buildTrainData(first.data, first.seed);
+  const data = buildTrainData(first.data);
   log(`[quickstart] train counts per class: ${data.clsNumList.join(', ')} (${data.train.targets.length} images)`);
   const results: Record<string, TrainResult> = {};
   for (const recipe of ['ce', o.method]) {

@@ -29,7 +29,7 @@ export function evalRun(
         Int32Array.from({ length: src.length }, (_, i) => i),
       );
     } else {
-      test = buildTrainData(r.config.data, r.config.seed).test;
+      test = buildTrainData(r.config.data).test;
     }
     const summary = evaluateModel(r.model, test, r.pipes.test, {
       numClasses: r.info.data.numClasses,

@@ -85,8 +85,10 @@ export const CATALOG: readonly CatalogEntry[] = [
     numClasses: 100,
     imgMax: 500,
     classOrder: naturalOrder(100),
-    mean: [0.5071, 0.4865, 0.4409],
-    std: [0.2673, 0.2564, 0.2762],
+    // The CIFAR-10 statistics, as both reference scripts normalise CIFAR-100 (kaidic/LDAM-DRW cifar_train.py
+    // has one transform for both; YyzHarry/imbalanced-semi-self uses them for every 'cifar*' data set).
+    mean: [0.4914, 0.4822, 0.4465],
+    std: [0.2023, 0.1994, 0.201],
     testSplit: 'test',
     pool: HELD_OUT,
   },

@@ -36,18 +36,19 @@ test(
       imbType: 'exp',
       rho: 100,
       subsetMode: 'reference',
+      subsetSeed: 0,
       valPerClass: 0,
       synthetic: { numClasses: 4, imgMax: 24, size: 16, channels: 3, testPerClass: 8 },
       ...over,
     });
     assert.throws(
-      () => buildTrainData(settings({ rho: 2000 }), 0),
+      () => buildTrainData(settings({ rho: 2000 })),
       /'fmnist-lt': class 9 \(Ankle boot\) would get no training image \(per-class counts 1000, .*, 0 for data\.rho=2000/,
     );
     assert.throws(
-      () => buildTrainData(settings({ imgMax: 50 }), 0),
+      () => buildTrainData(settings({ imgMax: 50 })),
       /classes 8 \(Bag\), 9 \(Ankle boot\).*data\.imgMax=50/,
     );
-    assert.equal(buildTrainData(settings({}), 0).train.targets.length, 2478);
+    assert.equal(buildTrainData(settings({})).train.targets.length, 2478);
   },
 );

@@ -2,6 +2,7 @@
 // for any data set of the catalogue (./catalog.ts): the long-tailed training subset (reference-compatible
 // selection), an optional balanced validation split taken from the source's *unused* training images (so
 // the LT set itself is untouched and the test set never selects models), and the standard balanced test set.
+import { createHash } from 'crypto';
 import { loadSource } from './sources';
 import type { ImageSource } from './sources/types';
 import { longTailCounts, selectLongTail, classIndexLists, SelectionMode } from './longtail';
@@ -23,6 +24,8 @@ export interface DataSettings {
   rho: number;
   imgMax?: number;
   subsetMode: SelectionMode;
+  /** Picks the long-tailed subset and the validation images (the reference's `rand_number`, default 0). */
+  subsetSeed: number;
   valPerClass: number;
   synthetic: { numClasses: number; imgMax: number; size: number; channels: number; testPerClass: number };
 }
@@ -49,8 +52,13 @@ export function take(src: ImageSource, indices: ArrayLike<number>): ImageSet {
   return { images: b.data, shape: b.shape, targets };
 }
 
-/** The data of a run: `seed` picks the long-tailed subset and the validation images. */
-export function buildTrainData(d: DataSettings, seed: number): TrainData {
+/**
+ * The data of a run. `d.subsetSeed` picks the long-tailed subset and the validation images (and generates
+ * the synthetic set); the training seed does not, so several training seeds share one subset, as in the
+ * reference code (`rand_number` vs `seed`).
+ */
+export function buildTrainData(d: DataSettings): TrainData {
+  const seed = d.subsetSeed;
   if (d.dataset === SYNTHETIC) return syntheticData(d, seed);
   const meta = catalogEntry(d.dataset);
   const root = d.root ?? meta.defaultRoot;
@@ -159,7 +167,8 @@ function syntheticData(d: DataSettings, seed: number): TrainData {
     val: d.valPerClass > 0 ? make(new Array(C).fill(d.valPerClass)) : null,
     test: make(new Array(C).fill(s.testPerClass)),
     clsNumList: counts,
-    subset: { indices, hash: 'synthetic' },
+    // The generated images are the subset: their hash tells two synthetic sets apart.
+    subset: { indices, hash: createHash('sha256').update(train.images).digest('hex') },
     mean: new Array(ch).fill(0.5),
     std: new Array(ch).fill(0.25),
   };

@@ -10,11 +10,13 @@
 //     else:             lr = base
 //
 // i.e. 0-based epoch e gets base·(e+1)/5 for e < 5, base for 5 ≤ e < 160, base·0.01 for
-// 160 ≤ e < 180, base·1e-4 for e ≥ 180 — set once per epoch. Pitfall (SPEC §8): the copy in
-// YyzHarry/imbalanced-semi-self utils.py tests `epoch > 160` before `epoch > 180`, so its last stage
-// (×1e-4) is never reached and the lr stays at ×0.01 to the end. We implement the intended
-// order (the fixed LDAM-DRW one). For other epoch counts the decay points scale with the total
-// (160/200 and 180/200 of the epochs); the warm-up length stays `warmupEpochs` (default 5).
+// 160 ≤ e < 180, base·1e-4 for e ≥ 180 — set once per epoch. Pitfall (SPEC §8): the first upload of
+// YyzHarry/imbalanced-semi-self utils.py (2020-09, fixed in its commit b91ad29 of 2021-04) tested
+// `epoch > 160` before `epoch > 180`, so the last stage (×1e-4) was never reached; both references now have
+// the order implemented here. The references hard-code 160 and 180, so with fewer than 161 epochs they never
+// decay; ltkit places the decay points at fractions of the epochs instead (`schedule.decayAt`, default
+// [0.8, 0.9] = 160/200 and 180/200), so a shorter run keeps the protocol's shape. The warm-up length stays
+// `warmupEpochs` (default 5).
 export interface LrSchedule {
   readonly name: string;
   /** Learning rate for 0-based `epoch` at 0-based `iter` of `itersPerEpoch` (per-epoch schedules ignore it). */
@@ -124,7 +126,7 @@ export type ScheduleType = 'cifar' | 'cosine' | 'constant';
 /** Builds a schedule by name (the config's `schedule.type`). */
 export function createSchedule(
   type: ScheduleType,
-  o: { baseLr: number; epochs: number; warmupEpochs?: number },
+  o: { baseLr: number; epochs: number; warmupEpochs?: number; decayAt?: [number, number] },
 ): LrSchedule {
   switch (type) {
     case 'cifar':
@@ -141,7 +143,7 @@ export function createSchedule(
 /** The part of a training config a schedule reads (structural, so optim/ does not import train/). */
 export interface ScheduleConfig {
   optim: { lr: number };
-  schedule: { type: ScheduleType; warmupEpochs: number };
+  schedule: { type: ScheduleType; warmupEpochs: number; decayAt?: [number, number] };
   train: { epochs: number };
 }
 
@@ -151,6 +153,7 @@ export function learningRate(cfg: ScheduleConfig, epoch: number, step = 0, steps
     baseLr: cfg.optim.lr,
     epochs: cfg.train.epochs,
     warmupEpochs: cfg.schedule.warmupEpochs,
+    decayAt: cfg.schedule.decayAt,
   }).lrAt(epoch, step, steps);
 }
 

@@ -36,6 +36,12 @@ export const TrainConfigSchema = z
         rho: z.number().min(1).finite().default(100),
         imgMax: z.number().int().positive().optional().describe('images of the largest class (dataset default)'),
         subsetMode: z.enum(['reference', 'ltkit']).default('reference'),
+        subsetSeed: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(0)
+          .describe("picks the long-tailed subset and validation images (the reference's rand_number), not `seed`"),
         valPerClass: z
           .number()
           .int()
@@ -76,6 +82,10 @@ export const TrainConfigSchema = z
       .object({
         type: z.enum(['cifar', 'cosine', 'constant']).default('cifar'),
         warmupEpochs: z.number().int().nonnegative().default(5),
+        decayAt: z
+          .tuple([z.number().min(0).max(1), z.number().min(0).max(1)])
+          .default([0.8, 0.9])
+          .describe('cifar schedule: ×0.01 and ×0.0001 after these fractions of the epochs (160/180 of 200)'),
       })
       .strict()
       .default({}),

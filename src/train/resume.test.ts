@@ -76,7 +76,7 @@ for (const recipe of ['mfw+drw', 'remix+drs', 'ldam+drw']) {
   test(`stop after 2 epochs + resume == 4 epochs uninterrupted (${recipe})`, async () => {
     const tag = recipe.replace(/\+/g, '_');
     const c0 = resolveConfig(config('x', recipe, 4));
-    const data = buildTrainData(c0.data, c0.seed);
+    const data = buildTrainData(c0.data);
     const a = await train(config(`A-${tag}`, recipe, 4), { data });
     assert.equal(a.status, 'completed');
 
@@ -144,7 +144,7 @@ for (const [recipe, stop] of [
       method: { recipe, crt: { epochs: 3 }, lws: { epochs: 3 }, tauNorm: { taus: [0, 0.5, 1] } },
     });
     const c1 = resolveConfig(cfg('x'));
-    const data = buildTrainData(c1.data, c1.seed);
+    const data = buildTrainData(c1.data);
     const straight = await train(cfg(`S-${tag}`), { data });
     const first = await train(cfg(`K-${tag}`), { data, stopAfterEpochs: stop });
     assert.equal(first.status, 'interrupted');
@@ -167,7 +167,7 @@ for (const [recipe, stop] of [
 test('resume rewrites metric lines past the checkpoint; resuming a finished run trains nothing', async () => {
   const cfg = config('trunc', 'ce', 3);
   const rc = resolveConfig(cfg);
-  const data = buildTrainData(rc.data, rc.seed);
+  const data = buildTrainData(rc.data);
   const before = settledMemory().numTensors;
   const r1 = await train(cfg, { data, stopAfterEpochs: 1 });
   // Simulate a kill between the metrics append and the checkpoint: a line for epoch 1, which the resumed

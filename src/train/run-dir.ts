@@ -59,6 +59,8 @@ export const RunJsonSchema = z.object({
     valSize: z.number().int().nonnegative(),
     testSize: z.number().int().nonnegative(),
     subsetHash: z.string(),
+    /** The seed that picked the subset (`data.subsetSeed`); the training seed is `config.seed`. */
+    subsetSeed: z.number().int().nonnegative(),
     /** [H, W, C] of the training images, and their normalisation: what eval/predict rebuild the input from. */
     imageShape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
     mean: z.array(num),

@@ -34,7 +34,7 @@ const config = (name: string, over: Partial<TrainConfigInput> = {}): TrainConfig
   train: { epochs: 3, batchSize: 8, maxStepsPerEpoch: 1, progress: 'off', ...(over.train ?? {}) },
 });
 const c0 = resolveConfig(config('x'));
-const data = buildTrainData(c0.data, c0.seed);
+const data = buildTrainData(c0.data);
 
 test('an existing run is refused without --resume or --overwrite; --overwrite replaces it', async () => {
   const first = await train(config('taken'), { data });
@@ -146,6 +146,24 @@ test('a save killed half-way leaves the previous checkpoint; its leftovers are r
   const now = JSON.parse(fs.readFileSync(path.join(ck, 'latest.json'), 'utf8')).id;
   assert.deepEqual(left, ['latest.json', now].sort(), 'only the current checkpoint remains');
   assert.ok(!fs.readdirSync(r.runDir).some((f) => f.includes('.tmp-')), 'no temporaries in the run folder');
+});
+
+test('two kinds of seed: data.subsetSeed picks the subset, seed the training; run.json records both', async () => {
+  const a = await train(config('seed-a', { seed: 1 }), {});
+  const b = await train(config('seed-b', { seed: 2 }), {});
+  const c = await train(config('seed-c', { seed: 1, data: { dataset: 'synthetic', subsetSeed: 5 } }), {});
+  const info = (r: { runDir: string }) => JSON.parse(fs.readFileSync(path.join(r.runDir, 'run.json'), 'utf8'));
+  assert.equal(info(a).data.subsetHash, info(b).data.subsetHash, 'training seeds share the subset');
+  assert.notEqual(info(a).data.subsetHash, info(c).data.subsetHash, 'another subsetSeed, another subset');
+  assert.deepEqual(
+    [a, b, c].map((r) => [info(r).config.seed, info(r).data.subsetSeed]),
+    [
+      [1, 0],
+      [2, 0],
+      [1, 5],
+    ],
+  );
+  assert.notDeepEqual(b.final?.confusion, undefined);
 });
 
 test('a resumed run whose metrics.jsonl was deleted says so', async () => {

@@ -224,7 +224,7 @@ function cfgFor(recipe: string, sets: string[] = []): TrainConfig {
 
 test('every trainable parameter gets a finite, non-zero gradient under each recipe', () => {
   const c0 = cfgFor('ce');
-  const data = buildTrainData(c0.data, c0.seed);
+  const data = buildTrainData(c0.data);
   const input = { imageShape: data.train.shape.slice(1) as [number, number, number], mean: data.mean, std: data.std };
   const pipes = batchPipelines(input, true);
   const idx = Int32Array.from({ length: 16 }, (_, i) => i % data.train.targets.length);
@@ -302,7 +302,7 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
 
 test('a training call leaves memory().numTensors unchanged (after a warm-up call)', async () => {
   const c0 = cfgFor('ce');
-  const data = buildTrainData(c0.data, c0.seed);
+  const data = buildTrainData(c0.data);
   for (const recipe of [
     'ldam+drw',
     'mfw+drw',

@@ -126,7 +126,7 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
   if (cfg.threads) setNumThreads(cfg.threads);
   const log =
     opts.log ?? (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
-  const parts = assemble(cfg, run, ctx, opts.data ?? buildTrainData(cfg.data, cfg.seed), log);
+  const parts = assemble(cfg, run, ctx, opts.data ?? buildTrainData(cfg.data), log);
   const stageNames = parts.factories.map((f) => f.name);
   const state = opts.resume ? prepareResume(parts, stageNames) : recordNewRun(parts, stageNames);
   log(
@@ -265,6 +265,7 @@ function recordNewRun(p: RunParts, stageNames: string[]): RunState {
       valSize: data.val?.targets.length ?? 0,
       testSize: data.test.targets.length,
       subsetHash: data.subset.hash,
+      subsetSeed: cfg.data.subsetSeed,
       imageShape: data.train.shape.slice(1) as [number, number, number],
       mean: data.mean,
       std: data.std,
