@@ -54,6 +54,8 @@ export interface Task<B = unknown> {
   step(batch: B, e: EpochContext): StepOutput;
   /** After the optimizer step (EMA teachers, momentum encoders, queues). */
   afterStep?(e: EpochContext): void;
+  /** After the epoch's last step: what it returns joins the epoch's `plan` in the metrics line. */
+  endEpoch?(e: EpochContext): Record<string, unknown> | void;
   /** Evaluates the current model on a split; null when the split does not exist. */
   evaluate?(split: EvalSplit): ClassificationSummary | null;
 }
@@ -99,4 +101,27 @@ export interface TrainingStage {
   finish?(): Record<string, unknown>;
   /** Frees the stage's own tensors (optimizer state, cached features). */
   dispose(): void;
+}
+
+/**
+ * Counts the training samples of each class a task's batches really contained in an epoch (`seenPerClass` in
+ * the metrics line): the evidence that a sampler did what the plan says.
+ */
+export class ClassTally {
+  private counts: number[];
+  constructor(
+    private readonly targets: ArrayLike<number>,
+    private readonly numClasses: number,
+  ) {
+    this.counts = new Array<number>(numClasses).fill(0);
+  }
+  add(indices: ArrayLike<number>): void {
+    for (let i = 0; i < indices.length; i++) this.counts[this.targets[indices[i]]]++;
+  }
+  /** The epoch's counts; starts the next epoch from zero. */
+  take(): { seenPerClass: number[] } {
+    const seenPerClass = this.counts;
+    this.counts = new Array<number>(this.numClasses).fill(0);
+    return { seenPerClass };
+  }
 }

@@ -52,3 +52,31 @@ test(
     assert.equal(buildTrainData(settings({})).train.targets.length, 2478);
   },
 );
+
+test(
+  'the validation split comes from the images the subset left unused: disjoint, balanced, seeded',
+  { skip: !have && 'dataset-fashion-mnist not installed' },
+  () => {
+    const d = buildTrainData({
+      dataset: 'fmnist-lt',
+      imbType: 'exp',
+      rho: 100,
+      subsetMode: 'reference',
+      subsetSeed: 0,
+      valPerClass: 20,
+      synthetic: { numClasses: 4, imgMax: 24, size: 16, channels: 3, testPerClass: 8 },
+    });
+    const val = d.valIndices as Int32Array;
+    assert.equal(val.length, 200);
+    const train = new Set(d.subset.indices);
+    assert.ok(
+      Array.from(val).every((i) => !train.has(i)),
+      'no validation image is a training image',
+    );
+    assert.equal(new Set(val).size, 200, 'no image twice');
+    assert.deepEqual(
+      Array.from({ length: 10 }, (_, c) => Array.from(d.val!.targets).filter((t) => t === c).length),
+      new Array(10).fill(20),
+    );
+  },
+);

@@ -40,6 +40,8 @@ export interface TrainData {
   clsNumList: number[];
   /** Indices of the training subset in the source's train split, and their hash (for audits). */
   subset: { indices: Int32Array; hash: string };
+  /** Indices of the validation images in the same split (disjoint from the subset), or null. */
+  valIndices: Int32Array | null;
   /** Per-channel normalisation of this data set. */
   mean: number[];
   std: number[];
@@ -71,6 +73,7 @@ export function buildTrainData(d: DataSettings): TrainData {
   checkTrainable(meta.name, sel.perClass, trainSrc.classNames, testSrc.length, d);
   const train = take(trainSrc, sel.indices);
   let val: ImageSet | null = null;
+  let valIndices: Int32Array | null = null;
   if (d.valPerClass > 0) {
     const used = new Set(sel.indices);
     const rng = new Rng(seed, 7);
@@ -84,6 +87,7 @@ export function buildTrainData(d: DataSettings): TrainData {
       for (let k = 0; k < d.valPerClass; k++) pick.push(free[p[k]]);
     }
     val = take(trainSrc, pick);
+    valIndices = Int32Array.from(pick);
   }
   const all = new Int32Array(testSrc.length).map((_, i) => i);
   return {
@@ -95,6 +99,7 @@ export function buildTrainData(d: DataSettings): TrainData {
     test: take(testSrc, all),
     clsNumList: sel.perClass,
     subset: { indices: sel.indices, hash: sel.hash },
+    valIndices,
     mean: [...meta.mean],
     std: [...meta.std],
   };
@@ -169,6 +174,7 @@ function syntheticData(d: DataSettings, seed: number): TrainData {
     clsNumList: counts,
     // The generated images are the subset: their hash tells two synthetic sets apart.
     subset: { indices, hash: createHash('sha256').update(train.images).digest('hex') },
+    valIndices: null, // the synthetic validation images are generated apart from the training ones
     mean: new Array(ch).fill(0.5),
     std: new Array(ch).fill(0.25),
   };

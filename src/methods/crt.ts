@@ -11,6 +11,7 @@ import { ClassAwareSampler } from '../data/samplers';
 import type { Batch } from '../data/loader';
 import { SGD } from '../optim';
 import { cosineSchedule } from '../optim/schedules';
+import { ClassTally } from '../core/task';
 import type { Task } from '../core/task';
 import { register, methodOptions } from './registry';
 import { crossEntropyStep, headStage } from './head-stage';
@@ -51,10 +52,13 @@ export const crt = register({
             });
             const schedule = cosineSchedule({ baseLr: o.lr, epochs: o.epochs, perIteration: true });
             const sampler = new ClassAwareSampler(env.trainTargets, { numSamplesCls: o.samplesPerClass, seed: s.seed });
+            const tally = new ClassTally(env.trainTargets, env.numClasses);
             const task: Task<Batch> = {
               batches: env.trainLoader(sampler),
               beginEpoch: () => ({ sampler: sampler.name }),
+              endEpoch: () => tally.take(),
               step(b) {
+                tally.add(b.indices);
                 model.eval();
                 const features = noGrad(() => model.forwardBackbone(b.x)); // [B, D], no graph into the backbone
                 model.head.train();

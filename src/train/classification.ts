@@ -10,6 +10,7 @@ import type { ImageSet } from '../data/train-data';
 import { ClassificationMeter, ClassificationSummary } from '../eval/metrics';
 import type { MethodPlan } from '../methods/registry';
 import type { HookContext } from '../methods/types';
+import { ClassTally } from '../core/task';
 import type { BatchStream, EpochContext, EvalSplit, StepOutput, Task, TrainingStage } from '../core/task';
 import { SGD } from '../optim';
 import { learningRate, ScheduleConfig } from '../optim/schedules';
@@ -71,10 +72,12 @@ export interface ClassificationTaskOptions {
 export class ClassificationTask implements Task<Batch> {
   readonly batches: BatchStream<Batch>;
   private readonly targets: ArrayLike<number>;
+  private readonly tally: ClassTally;
 
   constructor(private readonly o: ClassificationTaskOptions) {
     this.batches = o.loader;
     this.targets = o.targets;
+    this.tally = new ClassTally(o.targets, o.clsNumList.length);
   }
 
   beginEpoch(e: EpochContext): Record<string, unknown> {
@@ -84,8 +87,13 @@ export class ClassificationTask implements Task<Batch> {
     return { sampler: activeSampler(this.o.sampler, e.epoch).name, classWeights: this.o.criterion.weight };
   }
 
+  endEpoch(): Record<string, unknown> {
+    return this.tally.take();
+  }
+
   step(b: Batch, e: EpochContext): StepOutput {
     const { model, plan, criterion } = this.o;
+    this.tally.add(b.indices);
     let ctx: HookContext | null = null;
     let hook;
     if (plan.features) {

@@ -228,3 +228,46 @@ test('a task sees the execution context; tensors made in a step are freed with i
   w.dispose();
   assert.equal(memory().numTensors, before);
 });
+
+test('the samples each epoch really saw: DRS switches to class-balanced, cRT samples class-aware', async () => {
+  const seen: { stage: string; epoch: number; sampler: unknown; seen: number[] }[] = [];
+  const r = await train(
+    {
+      name: 'seen',
+      outDir: OUT,
+      data: { dataset: 'synthetic', synthetic: { size: 8, testPerClass: 2 } }, // 24, 5, 2, 2 images
+      model: { name: 'resnet8' },
+      method: { recipe: 'ce+drs+crt', crt: { epochs: 1 } },
+      schedule: { warmupEpochs: 1 },
+      train: { epochs: 5, batchSize: 33, progress: 'off' },
+    },
+    {
+      hooks: [
+        {
+          onEpochEnd: (l) =>
+            void seen.push({
+              stage: l.stage,
+              epoch: l.epoch,
+              sampler: l.plan?.sampler,
+              seen: l.plan?.seenPerClass as number[],
+            }),
+        },
+      ],
+    },
+  );
+  assert.equal(r.status, 'completed');
+  // Instance sampling visits every image once: exactly the class counts.
+  for (const s of seen.filter((x) => x.stage === 'train' && x.epoch < 4)) {
+    assert.equal(s.sampler, 'instance');
+    assert.deepEqual(s.seen, [24, 5, 2, 2], `epoch ${s.epoch}`);
+  }
+  // From floor(0.8 · 5) = 4, class-balanced draws (with replacement): the head no longer dominates.
+  const drs = seen.find((x) => x.stage === 'train' && x.epoch === 4)!;
+  assert.equal(drs.sampler, 'class-balanced');
+  assert.equal(drs.seen.reduce((a, b) => a + b, 0), 33);
+  assert.ok(drs.seen[0] < 16 && drs.seen[2] + drs.seen[3] > 8, `class-balanced epoch saw ${drs.seen}`);
+  // cRT: class-aware sampling, 4 images per class visit, every class equally often (max count · C draws).
+  const crt = seen.find((x) => x.stage === 'crt')!;
+  assert.equal(crt.sampler, 'class-aware');
+  assert.deepEqual(crt.seen, [24, 24, 24, 24]);
+});

@@ -32,7 +32,7 @@ export interface EpochLog {
   trainAcc: number | null;
   imgPerSec: number;
   seconds: number;
-  /** What task.beginEpoch reported (sampler, class weights). */
+  /** What task.beginEpoch and task.endEpoch reported (sampler, class weights, samples seen per class). */
   plan?: Record<string, unknown>;
   test?: ClassificationSummary;
   val?: ClassificationSummary;
@@ -170,6 +170,8 @@ export async function runStage(
       batches.return?.();
     }
     if (o.control.stopRequested && step < steps) return false;
+    const end = task.endEpoch?.(e) ?? undefined;
+    const report = plan || end ? { ...(plan ?? {}), ...(end ?? {}) } : undefined;
 
     const seconds = (Date.now() - startedAt) / 1000;
     const n = Math.max(1, seen);
@@ -182,7 +184,7 @@ export async function runStage(
       trainAcc: correct === null ? null : correct / n,
       imgPerSec: seen / Math.max(1e-9, seconds),
       seconds,
-      ...(plan ? { plan } : {}),
+      ...(report ? { plan: report } : {}),
     };
     for (const h of o.hooks) h.onEpochEnd?.(log, stage);
   }

@@ -188,6 +188,11 @@ test('smoke: every recipe trains 2 steps end to end through the CLI', async (t) 
             extra.result.sweep.map((e: { tau: number }) => e.tau),
             [0, 0.5, 1],
           );
+          // The sweep's numbers for the chosen τ are the installed head's on each split: the sweep saw the
+          // validation images as validation and the test images as test.
+          const chosen = extra.result.sweep.find((e: { tau: number }) => e.tau === extra.result.tau);
+          assert.equal(chosen.testTop1, extra.test.top1, 'sweep test top-1 = the final model on test');
+          if (extra.result.selectedOn === 'val') assert.equal(chosen.valTop1, extra.val.top1, 'sweep val = on val');
         }
         if (extra.name === 'lws') assert.equal(extra.result.scales.length, 4);
       }

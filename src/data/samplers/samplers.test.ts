@@ -82,6 +82,20 @@ test('class-balanced (CB weights, default) follows n_c·w_c and is near-uniform'
   for (const i of s.epochIndices(0).subarray(0, 1000)) assert.ok(i >= 0 && i < N);
 });
 
+test('class-balanced sampling uses CB weights, not 1/n: at CIFAR scale the two differ', () => {
+  // 5000 head and 50 tail images: with β = 0.9999, n·w_n is 1.271 for the head and 1.002 for the tail, so
+  // CB sampling draws the head 55.9% of the time; 1/n weights would draw each class half of the time.
+  const t = Int32Array.from([...new Array<number>(5000).fill(0), ...new Array<number>(50).fill(1)]);
+  const w = cbWeights([5000, 50]);
+  const pHead = (5000 * w[0]) / (5000 * w[0] + 50 * w[1]);
+  assert.ok(Math.abs(pHead - 0.559) < 0.001, `P(head) = ${pHead}`);
+  const s = new ClassBalancedSampler(t, { seed: 4, numSamples: 100000 });
+  const idx = s.epochIndices(0);
+  const head = idx.reduce((a, i) => a + (t[i] === 0 ? 1 : 0), 0) / idx.length;
+  assert.ok(Math.abs(head - pHead) < 0.006, `head drawn ${head}, CB predicts ${pHead}`);
+  assert.ok(Math.abs(head - 0.5) > 0.04, `head drawn ${head}: that would be 1/n weighting`);
+});
+
 test('square-root sampler follows sqrt(n_c)', () => {
   const s = new SquareRootSampler(targets, { seed: 3, numSamples: 100000 });
   const r = COUNTS.map(Math.sqrt);
