@@ -131,5 +131,3 @@ export function serializeSafetensors(record: Record<string, Tensor>, metadata?: 
 export function saveSafetensors(file: string, record: Record<string, Tensor>, metadata?: Record<string, string>): void {
   writeFileAtomic(file, serializeSafetensors(record, metadata));
 }
-
-export { writeFileAtomic };

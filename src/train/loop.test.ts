@@ -264,7 +264,10 @@ test('the samples each epoch really saw: DRS switches to class-balanced, cRT sam
   // From floor(0.8 · 5) = 4, class-balanced draws (with replacement): the head no longer dominates.
   const drs = seen.find((x) => x.stage === 'train' && x.epoch === 4)!;
   assert.equal(drs.sampler, 'class-balanced');
-  assert.equal(drs.seen.reduce((a, b) => a + b, 0), 33);
+  assert.equal(
+    drs.seen.reduce((a, b) => a + b, 0),
+    33,
+  );
   assert.ok(drs.seen[0] < 16 && drs.seen[2] + drs.seen[3] > 8, `class-balanced epoch saw ${drs.seen}`);
   // cRT: class-aware sampling, 4 images per class visit, every class equally often (max count · C draws).
   const crt = seen.find((x) => x.stage === 'crt')!;

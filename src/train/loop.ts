@@ -155,12 +155,12 @@ export async function runStage(
           task.afterStep?.(e);
           return { names, values, size: r.size, correct: r.correct };
         });
-        out.names.forEach((n, i) => (termSums[n] = (termSums[n] ?? 0) + out.values[i] * out.size));
-        lossSum += out.values.reduce((a, b) => a + b, 0) * out.size;
-        if (out.correct !== undefined) correct = (correct ?? 0) + out.correct;
-        seen += out.size;
         const stepLosses = Object.fromEntries(out.names.map((n, i) => [n, out.values[i]]));
         const stepLoss = out.values.reduce((a, b) => a + b, 0);
+        out.names.forEach((n, i) => (termSums[n] = (termSums[n] ?? 0) + out.values[i] * out.size));
+        lossSum += stepLoss * out.size;
+        if (out.correct !== undefined) correct = (correct ?? 0) + out.correct;
+        seen += out.size;
         const end: StepEnd = { ...info, stepLosses, stepLoss, loss: lossSum / seen, lr, seen, startedAt };
         for (const h of o.hooks) h.onStepEnd?.(end);
         // Let signal handlers (Ctrl-C) and other callbacks run between steps.

@@ -93,10 +93,9 @@ function openRun(requested: TrainConfig, o: TrainOptions): { run: RunDir; cfg: T
     return { run: RunDir.create(requested.outDir, name, { overwrite: o.overwrite }), cfg: { ...requested, name } };
   if (!requested.name) throw new ConfigError('--resume needs the name of the run to continue (name / --name)');
   const run = RunDir.open(`${requested.outDir}/${name}`);
-  const runFile = run.file('run.json');
-  const saved = resolveConfig(run.readRun().config, `${runFile}: config`);
+  const saved = runConfig(run);
   run.removeStale();
-  return { run, cfg: resumeConfig(saved, requested, runFile) };
+  return { run, cfg: resumeConfig(saved, requested, run.file('run.json')) };
 }
 
 /** What a run is made of, once its configuration is settled. */
@@ -407,6 +406,9 @@ function loadStage(run: RunDir, model: ClassifierModel, stage: TrainingStage, st
 
 /** The configuration a run was trained with (its run.json, validated). */
 export function savedConfig(outDir: string, name: string): TrainConfig {
-  const run = RunDir.open(`${outDir}/${name}`);
+  return runConfig(RunDir.open(`${outDir}/${name}`));
+}
+
+function runConfig(run: RunDir): TrainConfig {
   return resolveConfig(run.readRun().config, `${run.file('run.json')}: config`);
 }

@@ -81,7 +81,7 @@ test('catalogue protocols: svhn-lt and fmnist-lt', () => {
   assert.equal(sum(catalogCounts('cifar100-lt', 100)), 10847);
 });
 
-test("the count formula multiplies by (1/ρ)^e as the reference does, not img_max/ρ^e: 49 images at ρ = 49", () => {
+test('the count formula multiplies by (1/ρ)^e as the reference does, not img_max/ρ^e: 49 images at ρ = 49', () => {
   // int(49 * (1/49)**1) = int(0.9999999999999999) = 0 in the reference; 49 / 49**1 would give 1.
   assert.equal(49 * Math.pow(1 / 49, 1), 0.9999999999999999);
   assert.deepEqual(longTailCounts({ numClasses: 2, imgMax: 49, rho: 49, type: 'exp' }), [49, 0]);
