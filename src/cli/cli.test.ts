@@ -37,7 +37,7 @@ function spawnCli(args: string[], cwd = TMP): { code: number | null; stdout: str
 const OPTIONS: Record<string, string[]> = {
   train: ['--config', '--set', '--name', '--resume', '--overwrite', '--print-config', '--json'],
   eval: ['--run', '--checkpoint', '--data', '--root', '--json'],
-  predict: ['--run', '--checkpoint', '--top', '--json'],
+  predict: ['--run', '--checkpoint', '--top', '--max-pixels', '--json'],
   list: [],
   data: ['--root', '--rho', '--imb', '--svg', '--img-max'],
   quickstart: ['--method', '--epochs', '--model', '--out', '--seed'],
@@ -277,6 +277,18 @@ test('eval and predict on a trained synthetic run', async () => {
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /nothere\.png: error: /);
   assert.match(bad.stdout, /img\.png: class\d \(\d+\.\d%\)/);
+
+  // The pixel limit: a flag, or the environment setting.
+  const small = await cli('predict', '--run', run, '--max-pixels', '100', rgba, rgb);
+  assert.equal(small.code, 1);
+  assert.match(small.stderr, /big-rgba\.png: error: .*20×13 pixels exceeds the limit of 100 pixels/);
+  assert.match(small.stdout, /img\.png: class\d/);
+  process.env.LTKIT_MAX_IMAGE_PIXELS = '63';
+  try {
+    assert.equal((await cli('predict', '--run', run, rgb)).code, 1, '8×8 = 64 pixels > 63');
+  } finally {
+    delete process.env.LTKIT_MAX_IMAGE_PIXELS;
+  }
 
   // The same through a spawned binary.
   const sp = spawnCli(['predict', '--run', run, rgb, '--json']);

@@ -134,6 +134,12 @@ command(
       { name: 'run', type: 'string', help: 'run directory', metavar: 'DIR' },
       { name: 'checkpoint', type: 'string', help: 'which weights: final or best', default: 'final' },
       { name: 'top', type: 'number', help: 'classes per image', default: 1 },
+      {
+        name: 'max-pixels',
+        type: 'number',
+        help: 'refuse larger images (default LTKIT_MAX_IMAGE_PIXELS, else 100000000)',
+        metavar: 'N',
+      },
       { name: 'json', type: 'boolean', help: 'print JSON' },
     ],
     examples: ['ltkit predict --run runs/fmnist-ce shoe.png shirt.jpg --top 3'],
@@ -145,6 +151,7 @@ command(
     const r = predictImages(String(p.opts.run), p.positionals, {
       checkpoint: String(p.opts.checkpoint),
       top: Number(p.opts.top),
+      maxPixels: p.opts['max-pixels'] as number | undefined,
     });
     if (p.opts.json) out(JSON.stringify(r, null, 2));
     else {

@@ -51,7 +51,7 @@ export interface Prediction {
 export function predictImages(
   dir: string,
   files: string[],
-  o: { checkpoint: string; top: number },
+  o: { checkpoint: string; top: number; maxPixels?: number },
 ): { model: string; predictions: Prediction[] } {
   const r = loadRunModel(dir, checkpointName(o.checkpoint));
   const [h, w, channels] = r.input.imageShape;
@@ -60,7 +60,7 @@ export function predictImages(
   try {
     const predictions = files.map((file): Prediction => {
       try {
-        const img = readImageFile(file);
+        const img = readImageFile(file, { maxPixels: o.maxPixels });
         const pixels = resizeNearest(img.data, img.height, img.width, img.channels, h, w, channels);
         return tidy(() =>
           noGrad(() => {

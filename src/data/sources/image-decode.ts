@@ -24,22 +24,34 @@ export function isJpeg(b: Uint8Array): boolean {
 export const DEFAULT_MAX_PIXELS = 100e6;
 
 export interface DecodeOptions {
-  /** Refuse images larger than this many pixels (default DEFAULT_MAX_PIXELS). */
+  /** Refuse images larger than this many pixels (default: LTKIT_MAX_IMAGE_PIXELS, else DEFAULT_MAX_PIXELS). */
   maxPixels?: number;
+}
+
+/** The pixel limit in force: the option, else the LTKIT_MAX_IMAGE_PIXELS environment setting, else 100 MP. */
+export function maxImagePixels(o: DecodeOptions = {}): number {
+  if (o.maxPixels !== undefined) return o.maxPixels;
+  const env = process.env.LTKIT_MAX_IMAGE_PIXELS;
+  if (env === undefined || env === '') return DEFAULT_MAX_PIXELS;
+  const v = Number(env);
+  if (!(v > 0) || !Number.isFinite(v)) {
+    throw new RangeError(`LTKIT_MAX_IMAGE_PIXELS must be a positive number of pixels, got '${env}'`);
+  }
+  return v;
 }
 
 function checkPixels(file: string, width: number, height: number, max: number): void {
   if (width * height > max) {
     throw new DataFormatError(
       file,
-      `image of ${width}×${height} pixels exceeds the limit of ${max} pixels (option maxPixels)`,
+      `image of ${width}×${height} pixels exceeds the limit of ${max} pixels (LTKIT_MAX_IMAGE_PIXELS, option maxPixels)`,
     );
   }
 }
 
 /** Decodes JPEG or PNG bytes to RGB. `file` names the source in errors. */
 export function decodeImage(buf: Uint8Array, file = '<image>', o: DecodeOptions = {}): RawImage {
-  const maxPixels = o.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const maxPixels = maxImagePixels(o);
   if (isPng(buf)) {
     // The header chunk (IHDR) comes first: check the declared size before decoding anything.
     const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -80,7 +92,10 @@ export function decodeImage(buf: Uint8Array, file = '<image>', o: DecodeOptions 
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
       if (/maxResolutionInMP/.test(msg)) {
-        throw new DataFormatError(file, `image exceeds the limit of ${maxPixels} pixels (option maxPixels)`);
+        throw new DataFormatError(
+          file,
+          `image exceeds the limit of ${maxPixels} pixels (LTKIT_MAX_IMAGE_PIXELS, option maxPixels)`,
+        );
       }
       throw new DataFormatError(file, `corrupt or truncated JPEG: ${msg}`);
     }
