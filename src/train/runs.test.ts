@@ -178,6 +178,25 @@ test('a resumed run whose metrics.jsonl was deleted says so', async () => {
   );
 });
 
+test('a data set of valid but empty IDX files is refused before training, naming the class counts', async () => {
+  const root = path.join(OUT, 'empty-idx');
+  fs.mkdirSync(root, { recursive: true });
+  const idx = (magic: number, dims: number[]) => {
+    const b = Buffer.alloc(4 + 4 * dims.length);
+    b.writeUInt32BE(magic, 0);
+    dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+    return b;
+  };
+  for (const split of ['train', 't10k']) {
+    fs.writeFileSync(path.join(root, `${split}-images-idx3-ubyte`), idx(0x803, [0, 28, 28]));
+    fs.writeFileSync(path.join(root, `${split}-labels-idx1-ubyte`), idx(0x801, [0]));
+  }
+  await assert.rejects(
+    train({ name: 'empty', outDir: OUT, data: { dataset: 'fmnist-lt', root }, train: { epochs: 1, progress: 'off' } }),
+    /'fmnist-lt': the test split has no images|would get no training image/,
+  );
+});
+
 test('paths expand a leading ~; run names stay inside outDir; --set cannot reach the prototype', () => {
   assert.equal(expandHome('~'), os.homedir());
   assert.equal(expandHome('~/data/cifar'), path.join(os.homedir(), 'data/cifar'));
