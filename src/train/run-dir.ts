@@ -40,7 +40,9 @@ export const RUN_FORMAT = 1;
 
 export const RunJsonSchema = z.object({
   format: z.literal(RUN_FORMAT),
-  status: z.enum(['running', 'interrupted', 'completed']),
+  status: z.enum(['running', 'interrupted', 'completed', 'failed']),
+  /** Why a failed run stopped (an error's message); it resumes from its last checkpoint. */
+  error: z.string().optional(),
   /** The fully resolved training config (checked again by the config schema when used). */
   config: z.record(z.unknown()),
   recipe: z.object({

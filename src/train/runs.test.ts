@@ -178,6 +178,16 @@ test('a resumed run whose metrics.jsonl was deleted says so', async () => {
   );
 });
 
+test('a run that fails says so in run.json, with the error', async () => {
+  await assert.rejects(
+    train(config('diverges', { optim: { lr: 1e30 } }), { data }),
+    /loss term 'ce' is (NaN|-?Infinity) at epoch/,
+  );
+  const run = JSON.parse(fs.readFileSync(path.join(OUT, 'diverges', 'run.json'), 'utf8'));
+  assert.equal(run.status, 'failed');
+  assert.match(run.error, /loss term 'ce'/);
+});
+
 test('a data set of valid but empty IDX files is refused before training, naming the class counts', async () => {
   const root = path.join(OUT, 'empty-idx');
   fs.mkdirSync(root, { recursive: true });

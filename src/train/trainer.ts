@@ -151,7 +151,14 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
       : []),
     ...(opts.stopAfterEpochs !== undefined ? [stopAfterEpochs(opts.stopAfterEpochs, control)] : []),
   ];
-  await runStages(parts, state, hooks, control, { resume: Boolean(opts.resume && store.manifest()), ctx });
+  try {
+    await runStages(parts, state, hooks, control, { resume: Boolean(opts.resume && store.manifest()), ctx });
+  } catch (e) {
+    // The run stays resumable from its last checkpoint; run.json says what stopped it.
+    if (main) run.updateRun({ status: 'failed', finishedAt: new Date().toISOString(), error: (e as Error).message });
+    parts.model.dispose();
+    throw e;
+  }
 
   const completed = state.stagesDone >= parts.factories.length;
   const last = state.stages[state.stages.length - 1];
@@ -167,6 +174,7 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
   if (main) {
     run.updateRun({
       status: result.status,
+      error: undefined,
       finishedAt: new Date().toISOString(),
       epochsDone: result.epochs,
       final: headline(result.final),
