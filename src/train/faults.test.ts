@@ -130,8 +130,11 @@ test('a run killed before its run.json exists can be started again under its nam
   const killed = await child(['train', ...SETS, '--name', 'unborn'], { LTKIT_FAULT: 'atomic:run.json@1' });
   assert.equal(killed.signal, 'SIGKILL');
   assert.deepEqual(
-    fs.readdirSync(path.join(OUT, 'unborn')).map((f) => f.replace(/\d+$/, 'N')),
-    ['run.json.tmp-N'],
+    fs
+      .readdirSync(path.join(OUT, 'unborn'))
+      .map((f) => f.replace(/\d+$/, 'N'))
+      .sort(),
+    ['run.json.tmp-N', 'run.lock'],
   );
   const again = await runCli(['train', ...SETS, '--name', 'unborn']);
   assert.equal(again.code, 0, again.stderr);

@@ -191,10 +191,15 @@ export class RunDir {
   static create(outDir: string, name: string, o: { overwrite?: boolean } = {}): RunDir {
     checkRunName(name);
     const dir = path.resolve(outDir, name);
-    // A folder holding only temporaries is a run killed before its run.json existed: it is reused.
-    const contents = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !/\.tmp-\d+$/.test(f)) : [];
+    // A folder holding only temporaries (and the lock) is a run killed before its run.json existed: it is
+    // reused, unless a live process holds it.
+    const contents = fs.existsSync(dir)
+      ? fs.readdirSync(dir).filter((f) => !/\.tmp-\d+$/.test(f) && f !== 'run.lock')
+      : [];
     if (contents.length > 0) {
-      if (!o.overwrite) {
+      if (o.overwrite)
+        new RunDir(dir).lock()(); // refuses a run another process is training
+      else {
         let n = 2;
         while (fs.existsSync(`${dir}-${n}`)) n++;
         throw new RunFileError(
@@ -203,6 +208,7 @@ export class RunDir {
         );
       }
     }
+    if (fs.existsSync(dir)) new RunDir(dir).lock()(); // refuses a run another process is training
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     return new RunDir(dir);
@@ -219,6 +225,29 @@ export class RunDir {
 
   file(...parts: string[]): string {
     return path.join(this.dir, ...parts);
+  }
+
+  /**
+   * Marks the run as in use by this process (`run.lock` holds the pid), so a second `train` or `--resume` of
+   * the same run cannot write into it at the same time. A lock left by a process that no longer exists (a
+   * kill) is taken over. Returns the release function.
+   */
+  lock(): () => void {
+    const file = this.file('run.lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+        return () => fs.rmSync(file, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const pid = Number(fs.readFileSync(file, 'utf8'));
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+          throw new RunFileError(`${this.dir} is in use by process ${pid} (${file}); wait for it or stop it`);
+        }
+        fs.rmSync(file, { force: true }); // left by a process that is gone
+      }
+    }
+    throw new RunFileError(`${this.dir}: could not take ${file}`);
   }
 
   /** Removes temporaries of killed writes (`*.tmp-*`) and checkpoints no manifest names. */
@@ -303,6 +332,15 @@ export class RunDir {
 
   writeFinal(m: FinalMetrics): void {
     writeFileAtomic(this.file('final-metrics.json'), JSON.stringify(m, null, 2) + '\n');
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawn } from 'child_process';
 import { train } from './trainer';
 import {
   resolveConfig,
@@ -54,6 +55,26 @@ test('an existing run is refused without --resume or --overwrite; --overwrite re
   const r = await runCli(['train', '--set', `outDir=${OUT}`, '--set', 'data.dataset=synthetic', '--name', 'taken']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /already exists.*--resume.*--overwrite/);
+});
+
+test('a run in use by another process is refused; a lock left by a dead process is taken over', async () => {
+  const r = await train(config('locked'), { data, stopAfterEpochs: 1 });
+  const sleeper = spawn('sleep', ['30']);
+  try {
+    fs.writeFileSync(path.join(r.runDir, 'run.lock'), String(sleeper.pid));
+    await assert.rejects(
+      train(config('locked'), { data, resume: true }),
+      new RegExp(`is in use by process ${sleeper.pid}`),
+    );
+    await assert.rejects(train(config('locked'), { data, overwrite: true }), /is in use by process/);
+  } finally {
+    sleeper.kill('SIGKILL');
+    await new Promise((res) => sleeper.on('exit', res));
+  }
+  // The holder is gone (a kill -9 leaves its lock behind): the next process takes over.
+  const done = await train(config('locked'), { data, resume: true });
+  assert.equal(done.status, 'completed');
+  assert.ok(!fs.existsSync(path.join(r.runDir, 'run.lock')), 'released at the end');
 });
 
 test('--resume takes run.json; a result-changing difference is refused, listing the dotted keys', async () => {

@@ -87,15 +87,27 @@ function callbackHook(cb: Callbacks, begin: () => Parameters<NonNullable<Callbac
 }
 
 /** Opens the run (new, or resumed with its own configuration) and settles the configuration. */
-function openRun(requested: TrainConfig, o: TrainOptions): { run: RunDir; cfg: TrainConfig } {
+/**
+ * Opens the run (new, or resumed with its own configuration), settles the configuration and takes the
+ * run's lock (released by `release`).
+ */
+function openRun(requested: TrainConfig, o: TrainOptions): { run: RunDir; cfg: TrainConfig; release(): void } {
   const name = requested.name ?? defaultName(requested);
-  if (!o.resume)
-    return { run: RunDir.create(requested.outDir, name, { overwrite: o.overwrite }), cfg: { ...requested, name } };
+  if (!o.resume) {
+    const run = RunDir.create(requested.outDir, name, { overwrite: o.overwrite });
+    return { run, cfg: { ...requested, name }, release: run.lock() };
+  }
   if (!requested.name) throw new ConfigError('--resume needs the name of the run to continue (name / --name)');
   const run = RunDir.open(`${requested.outDir}/${name}`);
-  const saved = runConfig(run);
-  run.removeStale();
-  return { run, cfg: resumeConfig(saved, requested, run.file('run.json')) };
+  const release = run.lock();
+  try {
+    const cfg = resumeConfig(runConfig(run), requested, run.file('run.json'));
+    run.removeStale();
+    return { run, cfg, release };
+  } catch (e) {
+    release();
+    throw e;
+  }
 }
 
 /** What a run is made of, once its configuration is settled. */
@@ -120,7 +132,15 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
     // The engine and models take a device; the trainer's batch path is CPU-only until it is tested on a GPU.
     throw new ConfigError(`device: '${requested.device}' is not supported by the trainer yet (allowed: cpu)`);
   }
-  const { run, cfg } = openRun(requested, opts);
+  const { run, cfg, release } = openRun(requested, opts);
+  try {
+    return await trainRun(run, cfg, opts);
+  } finally {
+    release();
+  }
+}
+
+async function trainRun(run: RunDir, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const ctx = localContext({ device: cfg.device, channelsLast: cfg.train.channelsLast });
   if (cfg.threads) setNumThreads(cfg.threads);
   const log =
