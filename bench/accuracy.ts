@@ -74,7 +74,9 @@ function parse(argv: string[]): Options {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) =>
   xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
-const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
+/** mean ± std in percent; '—' for a shot group the profile does not have (step imbalance has no medium classes). */
+const cell = (xs: number[]) =>
+  xs.some((x) => Number.isNaN(x)) ? '—' : `${(100 * mean(xs)).toFixed(2)} ± ${(100 * std(xs)).toFixed(2)}`;
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
