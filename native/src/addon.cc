@@ -113,6 +113,14 @@ void CachingCpuAllocator::Release(void* data) {
 
 // ---------------------------------------------------------------- tensor box
 
+// Node-API "basic" finalizers (NAPI_EXPERIMENTAL; Node ≥ 20.10 / 18.20 headers) run inside garbage collection.
+// Older headers have only regular finalizers, which Node runs on a later event-loop turn.
+#ifdef NODE_API_EXPERIMENTAL_HAS_POST_FINALIZER
+using FinalizeEnv = node_api_nogc_env;
+#else
+using FinalizeEnv = napi_env;
+#endif
+
 std::atomic<int64_t> g_live{0};       // boxes holding a defined tensor
 std::atomic<int64_t> g_live_bytes{0}; // bytes those boxes reported to V8
 
@@ -126,7 +134,7 @@ int64_t tensorBytes(const at::Tensor& t) {
   return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
 }
 
-void releaseBox(node_api_basic_env env, Box* box) {
+void releaseBox(FinalizeEnv env, Box* box) {
   if (!box->t.defined()) return;
   g_live--;
   g_live_bytes -= box->reported;
@@ -138,7 +146,7 @@ void releaseBox(node_api_basic_env env, Box* box) {
   box->t.reset();
 }
 
-void finalizeBox(node_api_basic_env env, void* data, void* /*hint*/) {
+void finalizeBox(FinalizeEnv env, void* data, void* /*hint*/) {
   Box* b = static_cast<Box*>(data);
   releaseBox(env, b);
   delete b;
@@ -730,6 +738,11 @@ Napi::Value Runtime(const Napi::CallbackInfo& info) {
   out["mkldnn"] = at::hasMKLDNN();
   out["openmp"] = at::hasOpenMP();
   out["parallelInfo"] = at::get_parallel_info();
+#ifdef NODE_API_EXPERIMENTAL_HAS_POST_FINALIZER
+  out["gcFreesTensors"] = true;  // collected tensors are freed inside garbage collection
+#else
+  out["gcFreesTensors"] = false;  // … on the next event-loop turn
+#endif
   return out;
 }
 

@@ -56,6 +56,8 @@ export interface NativeAddon {
     mkldnn: boolean;
     openmp: boolean;
     parallelInfo: string;
+    /** Tensors the garbage collector finds unreachable are freed inside the collection (basic finalizers). */
+    gcFreesTensors: boolean;
   };
   LiveTensors(): [number, number];
 }
