@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { z } from 'zod';
-import { writeFileAtomic } from '../util/fs';
+import { writeFileAtomic, pidLock } from '../util/fs';
 import { faultDue, faultPoint, die } from '../util/fault';
 import { CheckpointStore } from './checkpoint';
 import type { ClassificationSummary } from '../eval/metrics';
@@ -234,20 +234,10 @@ export class RunDir {
    */
   lock(): () => void {
     const file = this.file('run.lock');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-        return () => fs.rmSync(file, { force: true });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const pid = Number(fs.readFileSync(file, 'utf8'));
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-          throw new RunFileError(`${this.dir} is in use by process ${pid} (${file}); wait for it or stop it`);
-        }
-        fs.rmSync(file, { force: true }); // left by a process that is gone
-      }
-    }
-    throw new RunFileError(`${this.dir}: could not take ${file}`);
+    return pidLock(
+      file,
+      (pid) => new RunFileError(`${this.dir} is in use by process ${pid} (${file}); wait for it or stop it`),
+    );
   }
 
   /** Removes temporaries of killed writes (`*.tmp-*`) and checkpoints no manifest names. */
@@ -332,15 +322,6 @@ export class RunDir {
 
   writeFinal(m: FinalMetrics): void {
     writeFileAtomic(this.file('final-metrics.json'), JSON.stringify(m, null, 2) + '\n');
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -45,3 +45,31 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
   }
   fsyncDir(dir);
 }
+
+/**
+ * A lock file holding this process's pid: created exclusively; a lock whose process is gone (a crash, kill -9)
+ * is taken over; a live holder makes `busy(pid)` the thrown error. Returns the release function.
+ */
+export function pidLock(file: string, busy: (pid: number) => Error): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw busy(pid); // this process too: a second user
+      fs.rmSync(file, { force: true }); // left by a process that is gone
+    }
+  }
+  throw new Error(`cannot take the lock ${file}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

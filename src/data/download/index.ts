@@ -9,6 +9,7 @@ import * as path from 'path';
 import { CATALOG, Catalog, CatalogEntry, CatalogFile, validateEntry } from './catalog';
 import { ChecksumError, downloadFile } from './fetch';
 import { extractArchive } from './extract';
+import { pidLock } from '../../util/fs';
 
 export { CATALOG, validateEntry } from './catalog';
 export type { Catalog, CatalogEntry, CatalogFile, ExtractKind } from './catalog';
@@ -149,28 +150,7 @@ async function fetchAndExtract(
  * gone (crash, kill -9) is taken over; a live one makes this call fail instead of racing on the same .part file.
  */
 function lock(file: string, name: string): () => void {
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(fs.readFileSync(file, 'utf8').trim());
-      if (pid > 0 && pidAlive(pid))
-        throw new Error(`another download of ${name} is running (pid ${pid}; lock ${file})`);
-      fs.rmSync(file, { force: true }); // stale
-    }
-  }
-  throw new Error(`cannot take the lock ${file}`);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pidLock(file, (pid) => new Error(`another download of ${name} is running (pid ${pid}; lock ${file})`));
 }
 
 function writeMarker(dir: string, name: string): void {
