@@ -2,7 +2,7 @@
 import * as losses from '../losses';
 import * as models from '../models';
 import { components } from '../methods';
-import { PRESETS } from '../train/config';
+import { PRESETS, PRESET_NOTES } from '../train/config';
 import { CATALOG } from '../data/catalog';
 import { SYNTHETIC } from '../data/train-data';
 import { listDownloadable } from '../data/download';
@@ -35,6 +35,8 @@ export function listText(what?: string): string {
         `  ${names.length} presets: <dataset>-<exp|step><rho>-<recipe>, e.g. cifar10-lt-exp100-ldam+drw, and fmnist-lt`,
         ...names.filter((n) => n === 'fmnist-lt' || n.startsWith('cifar10-lt-exp100-')).map((n) => `  ${n}`),
         '  (ρ ∈ 10, 50, 100, 200; datasets cifar10-lt, cifar100-lt, svhn-lt)',
+        '  semi-supervised (S1 grid; use with ltkit self-train or a recipe with an unlabeled method):',
+        ...Object.entries(PRESET_NOTES).map(([n, note]) => `  ${n.padEnd(30)} ${note}`),
       ];
     },
   };

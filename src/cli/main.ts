@@ -93,6 +93,105 @@ command(
 
 command(
   {
+    name: 'pseudo-label',
+    summary: "label a run's unlabeled pool with its model (pseudo-label self-training, S1 §3)",
+    usage: 'ltkit pseudo-label --run DIR [--threshold P] [--checkpoint final|best] [--out FILE] [--json]',
+    details:
+      'The run must have been trained with data.unlabeled (its pool is in pool.json). Writes hard labels and\n' +
+      'confidences (max softmax probability) of every pool image atomically to DIR/pseudo-labels.json, and\n' +
+      "prints how many the threshold keeps, their classes and — when the pool's true labels are known, as for\n" +
+      'FMNIST-LT — the pseudo-label accuracy overall and per class. Train on them with\n' +
+      '--set data.unlabeled.pseudoLabels=DIR (and the same data settings), or let `ltkit self-train` do it all.',
+    options: [
+      { name: 'run', type: 'string', help: 'the base run', metavar: 'DIR' },
+      { name: 'threshold', type: 'number', help: 'keep labels with confidence >= P (paper: 0)', default: 0 },
+      { name: 'checkpoint', type: 'string', help: 'which weights: final or best', default: 'final' },
+      { name: 'out', type: 'string', help: 'where to write (default DIR/pseudo-labels.json)', metavar: 'FILE' },
+      { name: 'json', type: 'boolean', help: 'print the summary as JSON' },
+    ],
+    examples: [
+      'ltkit train --config fmnist-lt --set data.unlabeled.k=5 --name base',
+      'ltkit pseudo-label --run runs/base --threshold 0.9',
+    ],
+  },
+  async (p) => {
+    if (!p.opts.run) throw new UsageError('ltkit pseudo-label: --run DIR is required');
+    const which = String(p.opts.checkpoint);
+    if (which !== 'final' && which !== 'best') throw new UsageError(`--checkpoint: '${which}' (allowed: final, best)`);
+    const { pseudoLabel, formatPseudoLabels } = await import('../train/pseudo-label');
+    const r = pseudoLabel(String(p.opts.run), {
+      threshold: Number(p.opts.threshold),
+      checkpoint: which,
+      out: p.opts.out as string | undefined,
+    });
+    if (p.opts.json) {
+      const summary: Record<string, unknown> = { ...r.labels };
+      delete summary.labels;
+      delete summary.confidences;
+      out(JSON.stringify({ file: r.file, model: r.model, ...summary }, null, 2));
+    } else out(formatPseudoLabels(r));
+  },
+);
+
+command(
+  {
+    name: 'self-train',
+    summary: 'the whole pseudo-label chain: base model → pseudo-labels → final model (S1 §3)',
+    usage:
+      'ltkit self-train [--config FILE|PRESET] [--set key=value ...] --name NAME [--base-recipe R] [--rounds N] [--threshold P]',
+    details:
+      "Trains a base model on the labeled data (recipe --base-recipe, default the config's), pseudo-labels the\n" +
+      "pool of data.unlabeled with it, and trains the config's recipe from scratch on labeled ∪ pseudo-labeled\n" +
+      '(data.unlabeled.use: concat, as the reference, or stream with weight ω). --rounds N repeats labelling\n' +
+      'and retraining with the newest model. Everything goes to <outDir>/NAME/: base/, round1/, … are ordinary\n' +
+      'runs (eval, predict, report work on them), pseudo-labels.json sits in the run that made them, chain.json\n' +
+      'records the chain. Run the same command again to continue: finished parts are reused, an unfinished run\n' +
+      'resumes from its last checkpoint, and a changed configuration is refused.',
+    options: [
+      { name: 'config', type: 'string', help: 'config file (JSON/YAML) or preset name', metavar: 'FILE' },
+      { name: 'set', type: 'string', repeat: true, help: 'override a dotted key (repeatable)', metavar: 'K=V' },
+      { name: 'name', type: 'string', help: 'the chain folder under outDir' },
+      { name: 'base-recipe', type: 'string', help: "the base model's recipe (default: the config's)" },
+      { name: 'rounds', type: 'number', help: 'pseudo-label and retrain rounds', default: 1 },
+      { name: 'threshold', type: 'number', help: 'keep pseudo-labels with confidence >= P', default: 0 },
+      { name: 'json', type: 'boolean', help: 'print the result as JSON' },
+    ],
+    examples: [
+      'ltkit self-train --config fmnist-lt-du5-rhou1 --name st-ce',
+      'ltkit self-train --config fmnist-lt-du5-rhou1 --set method.recipe=ldam+drw --base-recipe ce --name st-ldam',
+    ],
+  },
+  async (p) => {
+    const { readConfigFile, applyOverrides, resolveConfig } = await import('../train/config');
+    if (!p.opts.name) throw new UsageError('ltkit self-train: --name NAME is required (the chain folder)');
+    const raw = p.opts.config ? readConfigFile(String(p.opts.config)) : {};
+    applyOverrides(raw, (p.opts.set as string[] | undefined) ?? []);
+    raw.name = p.opts.name;
+    const cfg = resolveConfig(raw, p.opts.config ? String(p.opts.config) : 'config');
+    const { selfTrain } = await import('../train/pseudo-label');
+    const log = cfg.train.progress === 'off' ? () => undefined : (l: string) => io.stderr(l + '\n');
+    const r = await selfTrain(cfg, {
+      baseRecipe: p.opts['base-recipe'] as string | undefined,
+      rounds: Number(p.opts.rounds),
+      threshold: Number(p.opts.threshold),
+      log,
+    });
+    if (p.opts.json) out(JSON.stringify(r, null, 2));
+    else {
+      const { formatResult } = await import('./format');
+      out(`self-training: ${r.dir} (${r.status})`);
+      for (const x of r.rounds) {
+        const acc = x.pseudoLabelAccuracy === null ? 'n/a' : `${(100 * x.pseudoLabelAccuracy).toFixed(2)}%`;
+        out(`${path.basename(x.run)}: pseudo-labels ${x.pseudoLabels} (accuracy ${acc})`);
+        if (x.result) out(formatResult(x.result));
+      }
+    }
+    if (r.status === 'interrupted') process.exitCode = 130;
+  },
+);
+
+command(
+  {
     name: 'eval',
     summary: "evaluate a run's model on its test set (or another data set)",
     usage: 'ltkit eval --run DIR [--checkpoint final|best] [--data DATASET] [--root DIR] [--json]',

@@ -8,7 +8,10 @@ import type { ImageSource } from './sources/types';
 import { longTailCounts, selectLongTail, classIndexLists, SelectionMode } from './longtail';
 import type { InMemoryDataset } from './loader';
 import { catalogEntry } from './catalog';
+import { catalogPool, generatedPool, RunPool, UnlabeledSettings } from './pool';
+import { keptIndices, keptPerClass, readPseudoLabels } from './pseudo-labels';
 import { Rng } from '../util/rng';
+import { ConfigError } from '../core/errors';
 
 /** Images in memory: N×H×W×C uint8 and their labels. */
 export type ImageSet = InMemoryDataset;
@@ -28,6 +31,19 @@ export interface DataSettings {
   subsetSeed: number;
   valPerClass: number;
   synthetic: { numClasses: number; imgMax: number; size: number; channels: number; testPerClass: number };
+  /** The unlabeled pool (semi-supervised training); absent: none. */
+  unlabeled?: UnlabeledSettings;
+}
+
+/** Pseudo-labels a run trains with (S1 §3): their file and what the threshold kept. */
+export interface PseudoLabelUse {
+  file: string;
+  sha256: string;
+  threshold: number;
+  kept: number;
+  perClass: number[];
+  /** 'concat': joined to the training set; 'stream': a second, weighted stream. */
+  use: 'concat' | 'stream';
 }
 
 export interface TrainData {
@@ -45,6 +61,14 @@ export interface TrainData {
   /** Per-channel normalisation of this data set. */
   mean: number[];
   std: number[];
+  /** The run's unlabeled pool (data.unlabeled), or null. */
+  pool: RunPool | null;
+  /** The pseudo-labeled pool images of a 'stream' run (labels = pseudo-labels), else null. */
+  pseudoStream: ImageSet | null;
+  /** The pseudo-labels in use, or null. */
+  pseudo: PseudoLabelUse | null;
+  /** The labeled subset's own per-class counts (clsNumList also counts pseudo-labels). */
+  labeledCounts: number[];
 }
 
 export function take(src: ImageSource, indices: ArrayLike<number>): ImageSet {
@@ -89,8 +113,31 @@ export function buildTrainData(d: DataSettings): TrainData {
     val = take(trainSrc, pick);
     valIndices = Int32Array.from(pick);
   }
+  let pool: RunPool | null = null;
+  if (d.unlabeled) {
+    if (!meta.pool && !d.unlabeled.images) {
+      throw new ConfigError(
+        `data.unlabeled: data set '${meta.name}' has no unlabeled pool; give data.unlabeled.images`,
+      );
+    }
+    const spec = meta.pool;
+    const shared = spec?.split === 'train';
+    const poolSrc = !spec || shared ? trainSrc : loadSource(meta.source, { root, split: spec.split });
+    // Sharing the labeled split, the pool skips the subset (and the validation images).
+    const exclude = !shared ? null : valIndices ? Int32Array.from([...sel.indices, ...valIndices]) : sel.indices;
+    pool = catalogPool(d.unlabeled, {
+      source: poolSrc,
+      from: `${meta.name} ${spec?.split ?? 'train'}${shared ? ' (unused by the subset)' : ''}`,
+      numClasses: C,
+      classOrder: order,
+      labeled: sel.indices,
+      exclude,
+      rng: sel.rng,
+      imageShape: train.shape.slice(1),
+    });
+  }
   const all = new Int32Array(testSrc.length).map((_, i) => i);
-  return {
+  return withPseudoLabels(d, {
     dataset: meta.name,
     numClasses: C,
     classNames: trainSrc.classNames ?? Array.from({ length: C }, (_, i) => String(i)),
@@ -102,7 +149,64 @@ export function buildTrainData(d: DataSettings): TrainData {
     valIndices,
     mean: [...meta.mean],
     std: [...meta.std],
-  };
+    pool,
+    pseudoStream: null,
+    pseudo: null,
+    labeledCounts: sel.perClass,
+  });
+}
+
+/** The images of an in-memory set at `indices`, labelled by `labels[index]`. */
+function subsetOf(set: ImageSet, indices: Int32Array, labels: ArrayLike<number>): ImageSet {
+  const per = set.shape.slice(1).reduce((a, b) => a * b, 1);
+  const images = new Uint8Array(indices.length * per);
+  const targets = new Int32Array(indices.length);
+  indices.forEach((i, k) => {
+    images.set(set.images.subarray(i * per, (i + 1) * per), k * per);
+    targets[k] = labels[i];
+  });
+  return { images, shape: [indices.length, set.shape[1], set.shape[2], set.shape[3]], targets };
+}
+
+/**
+ * Applies `data.unlabeled.pseudoLabels` (S1 §3, SPEC §4): the kept pseudo-labeled pool images join the
+ * training set ('concat', the reference: one shuffled set, ω = 1) or become a second stream ('stream'); either
+ * way the class counts that LDAM margins, DRW/CB weights, MFW and the samplers read include them.
+ */
+function withPseudoLabels(d: DataSettings, data: TrainData): TrainData {
+  const u = d.unlabeled;
+  if (!u?.pseudoLabels || !data.pool) return data;
+  const { file, sha256, labels: pl } = readPseudoLabels(u.pseudoLabels);
+  const key = 'data.unlabeled.pseudoLabels';
+  if (pl.poolHash !== data.pool.manifest.hash) {
+    throw new ConfigError(
+      `${key}: ${file} labels pool ${pl.poolHash.slice(0, 12)}…, this run's data.unlabeled gives pool ` +
+        `${data.pool.manifest.hash.slice(0, 12)}… (another data set, subset or data.unlabeled setting); ` +
+        `use the same data and data.unlabeled settings as the run that made them`,
+    );
+  }
+  if (pl.numClasses !== data.numClasses || pl.labels.length !== data.pool.images.targets.length) {
+    throw new ConfigError(
+      `${key}: ${file} does not match this run's pool (${pl.labels.length} labels, ${pl.numClasses} classes)`,
+    );
+  }
+  const kept = keptIndices(pl);
+  const perClass = keptPerClass(pl.labels, kept, data.numClasses);
+  const pseudoSet = subsetOf(data.pool.images, kept, pl.labels);
+  const clsNumList = data.labeledCounts.map((n, c) => n + perClass[c]);
+  const pseudo: PseudoLabelUse = { file, sha256, threshold: pl.threshold, kept: kept.length, perClass, use: u.use };
+  if (u.use === 'stream') return { ...data, clsNumList, pseudoStream: pseudoSet, pseudo };
+  const per = data.train.shape.slice(1).reduce((a, b) => a * b, 1);
+  const n = data.train.targets.length + kept.length;
+  const images = new Uint8Array(n * per);
+  images.set(data.train.images, 0);
+  images.set(pseudoSet.images, data.train.targets.length * per);
+  const targets = new Int32Array(n);
+  targets.set(data.train.targets, 0);
+  targets.set(pseudoSet.targets, data.train.targets.length);
+  const [, h, w, c] = data.train.shape;
+  const train: ImageSet = { images, shape: [n, h, w, c], targets };
+  return { ...data, train, clsNumList, pseudo };
 }
 
 /**
@@ -164,7 +268,14 @@ function syntheticData(d: DataSettings, seed: number): TrainData {
   };
   const train = make(counts);
   const indices = new Int32Array(train.targets.length).map((_, i) => i);
-  return {
+  let pool: RunPool | null = null;
+  if (d.unlabeled) {
+    if (d.unlabeled.relevance < 1 || d.unlabeled.images) {
+      throw new ConfigError('data.unlabeled: the synthetic data set takes only k and rhoU (relevance 1, no images)');
+    }
+    pool = generatedPool(d.unlabeled, { labeledSize: train.targets.length, numClasses: C, make, from: 'synthetic' });
+  }
+  return withPseudoLabels(d, {
     dataset: 'synthetic',
     numClasses: C,
     classNames: Array.from({ length: C }, (_, i) => `class${i}`),
@@ -177,5 +288,9 @@ function syntheticData(d: DataSettings, seed: number): TrainData {
     valIndices: null, // the synthetic validation images are generated apart from the training ones
     mean: new Array(ch).fill(0.5),
     std: new Array(ch).fill(0.25),
-  };
+    pool,
+    pseudoStream: null,
+    pseudo: null,
+    labeledCounts: counts,
+  });
 }

@@ -6,7 +6,15 @@
 import { z } from 'zod';
 import type { Criterion } from '../losses';
 import { InstanceSampler, IndexSampler } from '../data/samplers';
-import type { BuildContext, Component, Contribution, FeatureHook, Slot, StageFactory } from './types';
+import type {
+  BuildContext,
+  Component,
+  Contribution,
+  FeatureHook,
+  Slot,
+  StageFactory,
+  UnlabeledContribution,
+} from './types';
 import { SLOTS } from './types';
 import { RecipeError } from '../core/errors';
 
@@ -101,6 +109,8 @@ export interface MethodPlan {
   features: FeatureHook | null;
   /** Extra stages after the main training, in recipe order. */
   stages: StageFactory[];
+  /** A loss on unlabeled images (needs data.unlabeled), or null. */
+  unlabeled: UnlabeledContribution | null;
 }
 
 export function buildPlan(recipe: Recipe, ctx: BuildContext): MethodPlan {
@@ -122,6 +132,7 @@ export function buildPlan(recipe: Recipe, ctx: BuildContext): MethodPlan {
     createSampler: (targets, seed) => (sampler ? sampler(targets, seed) : new InstanceSampler(targets.length, seed)),
     features: pick('features') ?? null,
     stages: parts.flatMap((p) => p.stages ?? []),
+    unlabeled: pick('unlabeled') ?? null,
   };
 }
 

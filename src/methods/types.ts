@@ -45,8 +45,8 @@ export interface FeatureHook {
 }
 
 /** The slots of a recipe; each holds at most one component. */
-export type Slot = 'loss' | 'classWeights' | 'sampler' | 'features' | 'classifier';
-export const SLOTS: Slot[] = ['loss', 'classWeights', 'sampler', 'features', 'classifier'];
+export type Slot = 'loss' | 'classWeights' | 'sampler' | 'features' | 'classifier' | 'unlabeled';
+export const SLOTS: Slot[] = ['loss', 'classWeights', 'sampler', 'features', 'classifier', 'unlabeled'];
 
 /** The parts of a training config a component may read (a TrainConfig satisfies it). */
 export interface RunSettings {
@@ -102,6 +102,55 @@ export interface StageFactory {
   restore?(model: ClassifierModel, record: Record<string, unknown>): void;
 }
 
+/** Views of an unlabeled batch a method asks for: the training augmentation, or FixMatch's strong one. */
+export type ViewKind = 'weak' | 'strong';
+
+/** What an unlabeled loss term sees at one step. */
+export interface UnlabeledStep {
+  model: ClassifierModel;
+  /** The unlabeled batch's views, in the order the contribution's `views` lists them. */
+  views: Tensor[];
+  /**
+   * The unlabeled batch's labels: the pseudo-labels of a pseudo-label stream; −1 for a pool (true labels are
+   * never handed to training).
+   */
+  targets: Tensor;
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  rng: Rng;
+}
+
+/** One unlabeled loss term of a stage (a consistency method, or the pseudo-label stream). */
+export interface UnlabeledTerm {
+  /** The term's name in the logs (e.g. 'consistency'). */
+  name: string;
+  loss(u: UnlabeledStep): Tensor;
+  /** After the optimizer step (the EMA teacher). */
+  afterStep?(u: { epoch: number; step: number; steps: number }): void;
+  /** What the epoch's metrics line should record (e.g. FixMatch's mask rate); resets the counters. */
+  endEpoch?(): Record<string, unknown>;
+  /** Tensors a checkpoint must hold (the teacher's weights). */
+  state?(): Record<string, Tensor>;
+  loadState?(t: Record<string, Tensor>): void;
+  dispose?(): void;
+}
+
+/** What an unlabeled term is built from. */
+export interface UnlabeledEnv {
+  model: ClassifierModel;
+  /** A fresh model of the run's architecture (for a teacher). */
+  cloneModel(): ClassifierModel;
+  numClasses: number;
+}
+
+/** The `unlabeled` slot: a loss on a stream of unlabeled images (Mean Teacher, VAT, FixMatch). */
+export interface UnlabeledContribution {
+  views: ViewKind[];
+  create(env: UnlabeledEnv): UnlabeledTerm;
+}
+
 export interface Contribution {
   loss?: LossContribution;
   /** Per-class loss weights for an epoch, or null for none. */
@@ -110,6 +159,7 @@ export interface Contribution {
   sampler?(targets: ArrayLike<number>, seed: number): IndexSampler;
   features?: FeatureHook;
   stages?: StageFactory[];
+  unlabeled?: UnlabeledContribution;
 }
 
 export interface Component {

@@ -4,12 +4,13 @@
 import { Tensor, tensor, noGrad, tidy, keep, cat, dispose } from '../engine';
 import type { Criterion } from '../losses';
 import type { ClassifierModel } from '../models';
-import { DataLoader, InMemorySource, ShuffleSampler, Batch, BatchTransform } from '../data/loader';
+import { DataLoader, InMemorySource, ShuffleSampler, PairedLoader, Batch, BatchTransform } from '../data/loader';
+import type { PairedBatch } from '../data/loader';
 import type { IndexSampler } from '../data/samplers';
 import type { ImageSet } from '../data/train-data';
 import { ClassificationMeter, ClassificationSummary } from '../eval/metrics';
 import type { MethodPlan } from '../methods/registry';
-import type { HookContext } from '../methods/types';
+import type { HookContext, UnlabeledTerm } from '../methods/types';
 import { ClassTally } from '../core/task';
 import type { BatchStream, EpochContext, EvalSplit, StepOutput, Task, TrainingStage } from '../core/task';
 import { SGD } from '../optim';
@@ -67,15 +68,30 @@ export interface ClassificationTaskOptions {
   targets: ArrayLike<number>;
   clsNumList: number[];
   evaluate(split: EvalSplit): ClassificationSummary | null;
+  /**
+   * A second stream of unlabeled images (their views) paired with every labeled batch, and the loss terms
+   * computed on it (semi-supervised methods, the pseudo-label stream).
+   */
+  unlabeled?: { loader: DataLoader<Tensor[]>; terms: UnlabeledTerm[] };
 }
 
-export class ClassificationTask implements Task<Batch> {
-  readonly batches: BatchStream<Batch>;
+type Item = Batch | PairedBatch<Tensor, Tensor[]>;
+const isPaired = (b: Item): b is PairedBatch<Tensor, Tensor[]> => 'labeled' in b;
+
+export class ClassificationTask implements Task<Item> {
+  readonly batches: BatchStream<Item>;
   private readonly targets: ArrayLike<number>;
   private readonly tally: ClassTally;
+  private readonly terms: UnlabeledTerm[];
+  private lastStep = 0;
 
   constructor(private readonly o: ClassificationTaskOptions) {
-    this.batches = o.loader;
+    this.terms = o.unlabeled?.terms ?? [];
+    if (o.unlabeled) {
+      if (!(o.loader instanceof DataLoader))
+        throw new Error('ClassificationTask: an unlabeled stream needs a DataLoader');
+      this.batches = new PairedLoader(o.loader as DataLoader<Tensor>, o.unlabeled.loader);
+    } else this.batches = o.loader;
     this.targets = o.targets;
     this.tally = new ClassTally(o.targets, o.clsNumList.length);
   }
@@ -88,10 +104,37 @@ export class ClassificationTask implements Task<Batch> {
   }
 
   endEpoch(): Record<string, unknown> {
-    return this.tally.take();
+    return Object.assign(this.tally.take(), ...this.terms.map((t) => t.endEpoch?.() ?? {}));
   }
 
-  step(b: Batch, e: EpochContext): StepOutput {
+  afterStep(e: EpochContext): void {
+    for (const t of this.terms) t.afterStep?.({ epoch: e.epoch, step: this.lastStep, steps: e.steps });
+  }
+
+  step(item: Item, e: EpochContext): StepOutput {
+    const b = isPaired(item) ? item.labeled : item;
+    const out = this.labeledStep(b, e);
+    if (isPaired(item)) {
+      this.lastStep = item.step;
+      const u = item.unlabeled;
+      for (const t of this.terms) {
+        if (t.name in out.losses) throw new Error(`loss term '${t.name}' is computed twice`);
+        out.losses[t.name] = t.loss({
+          model: this.o.model,
+          views: u.x,
+          targets: u.y,
+          epoch: e.epoch,
+          epochs: e.epochs,
+          step: item.step,
+          steps: e.steps,
+          rng: e.rng,
+        });
+      }
+    }
+    return out;
+  }
+
+  private labeledStep(b: Batch, e: EpochContext): StepOutput {
     const { model, plan, criterion } = this.o;
     this.tally.add(b.indices);
     let ctx: HookContext | null = null;
@@ -168,7 +211,10 @@ export interface SupervisedSettings extends ScheduleConfig {
  */
 export function supervisedStage(
   cfg: SupervisedSettings,
-  o: Omit<ClassificationTaskOptions, 'criterion'>,
+  o: Omit<ClassificationTaskOptions, 'criterion' | 'unlabeled'> & {
+    /** The unlabeled stream and its terms, made with the stage's criterion (the pseudo-label stream uses it). */
+    unlabeled?: { loader: DataLoader<Tensor[]>; terms(criterion: Criterion): UnlabeledTerm[] };
+  },
 ): TrainingStage {
   const optimizer = new SGD(o.model.parameters(), {
     lr: cfg.optim.lr,
@@ -177,18 +223,27 @@ export function supervisedStage(
     nesterov: cfg.optim.nesterov,
   });
   const criterion = o.plan.createCriterion();
+  const terms = o.unlabeled?.terms(criterion) ?? [];
+  const unlabeled = o.unlabeled ? { loader: o.unlabeled.loader, terms } : undefined;
   return {
     name: 'train',
     epochs: cfg.train.epochs,
-    task: new ClassificationTask({ ...o, criterion }),
+    task: new ClassificationTask({ ...o, criterion, unlabeled }),
     optimizer,
     lrAt: (epoch, step, steps) => learningRate(cfg, epoch, step, steps),
     maxStepsPerEpoch: cfg.train.maxStepsPerEpoch,
     evalEvery: cfg.train.evalEvery,
     selectBest: true,
+    ...(terms.some((t) => t.state)
+      ? {
+          extraState: () => Object.assign({}, ...terms.map((t) => t.state?.() ?? {})),
+          loadExtraState: (t: Record<string, Tensor>) => terms.forEach((x) => x.loadState?.(t)),
+        }
+      : {}),
     dispose() {
       optimizer.dispose();
       criterion.dispose();
+      for (const t of terms) t.dispose?.();
     },
   };
 }

@@ -171,7 +171,25 @@ test('config files: JSON and YAML; the top level must be a mapping', () => {
 
 test('presets resolve, carry their dataset/ρ/imbalance/recipe, and their recipes parse', () => {
   const names = Object.keys(PRESETS);
-  assert.equal(names.length, 3 * 4 * 2 * 22 + 1);
+  // 3 data sets × 4 ρ × 2 profiles × 22 recipes, fmnist-lt, and S1's semi-supervised grid: 3 data sets ×
+  // 3 ρ × 4 ρU, plus 3 relevance presets.
+  assert.equal(names.length, 3 * 4 * 2 * 22 + 1 + 3 * 3 * 4 + 3);
+  const semi = resolveConfig(readConfigFile('cifar10-lt-exp100-du5-rhou200'));
+  assert.deepEqual(
+    [
+      semi.data.rho,
+      semi.data.unlabeled?.k,
+      semi.data.unlabeled?.rhoU,
+      semi.data.unlabeled?.relevance,
+      semi.train.batchSize,
+    ],
+    [100, 5, 200, 1, 256],
+  );
+  const rel = resolveConfig(readConfigFile('fmnist-lt-exp100-du5-r0.5'));
+  assert.deepEqual(
+    [rel.data.unlabeled?.relevance, rel.data.unlabeled?.outOfTask, rel.model.name],
+    [0.5, 'mnist', 'resnet8'],
+  );
   for (const n of names) {
     const c = resolveConfig(readConfigFile(n), n);
     parseRecipe(c.method.recipe);

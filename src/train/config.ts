@@ -58,6 +58,52 @@ export const TrainConfigSchema = z
           })
           .strict()
           .default({}),
+        unlabeled: z
+          .object({
+            k: positive.default(5).describe('DU@k×: the pool holds k × |labeled| images (S1: k = 5)'),
+            rhoU: z
+              .number()
+              .min(1)
+              .finite()
+              .default(1)
+              .describe('imbalance ratio ρU of the pool (S1 grid: 1, ρ/2, ρ, 2ρ)'),
+            relevance: z
+              .number()
+              .min(0)
+              .max(1)
+              .default(1)
+              .describe('fraction r of the pool from the task; the rest from outOfTask (S1 Fig. 2)'),
+            outOfTask: z
+              .string()
+              .min(1)
+              .default('mnist')
+              .describe(
+                'irrelevant images when relevance < 1: mnist (handwritten digits, 28×28×1), folder:<dir>, list:<file>',
+              ),
+            images: z
+              .string()
+              .min(1)
+              .optional()
+              .describe('your own unlabeled images (folder:<dir> or list:<file>) instead of the held-out pool'),
+            pseudoLabels: pathString
+              .optional()
+              .describe(
+                'pseudo-labels.json (or the base run folder) from `ltkit pseudo-label`: train on labeled ∪ pseudo-labeled',
+              ),
+            use: z
+              .enum(['concat', 'stream'])
+              .default('concat')
+              .describe(
+                'pseudo-labels joined to the training set (reference) or as a second stream weighted by `weight`',
+              ),
+            weight: z.number().min(0).finite().default(1).describe('ω of the pseudo-label stream (use: stream)'),
+            ratio: positive
+              .default(1)
+              .describe('unlabeled images per labeled image in each step (μ; stream and unlabeled methods)'),
+          })
+          .strict()
+          .optional()
+          .describe('an unlabeled pool for semi-supervised training (S1 §3)'),
       })
       .strict()
       .default({}),
@@ -300,6 +346,9 @@ function preset(dataset: string, rho: number, imbType: 'exp' | 'step', recipe: s
   return { data: { dataset, rho, imbType }, method: { recipe } };
 }
 
+/** One line about each preset that is not named after its recipe (the S1 semi-supervised grid). */
+export const PRESET_NOTES: Record<string, string> = {};
+
 /**
  * Presets for the papers' settings: `<dataset>-<imb><rho>-<recipe>`, e.g. `cifar10-lt-exp100-ldam+drw`,
  * plus `fmnist-lt` (the embedded default). The schedule is always the reference one (SPEC §5).
@@ -343,5 +392,55 @@ export const PRESETS: Record<string, Record<string, unknown>> = (() => {
     train: { epochs: 12, batchSize: 128 },
     schedule: { warmupEpochs: 1 },
   };
+  for (const p of semiSupervisedPresets()) {
+    const base = structuredClone(p.dataset === 'fmnist-lt' ? out['fmnist-lt'] : preset(p.dataset, p.rho, 'exp', 'ce'));
+    const data = base.data as Record<string, unknown>;
+    data.rho = p.rho;
+    data.unlabeled = { k: 5, rhoU: p.rhoU, relevance: p.relevance };
+    // The reference's semi-supervised runs use batch 256 (SPEC §5).
+    base.train = { ...((base.train as object | undefined) ?? {}), batchSize: 256 };
+    out[p.name] = base;
+    PRESET_NOTES[p.name] = p.note;
+  }
   return out;
 })();
+
+/**
+ * S1's semi-supervised grid (Table 2, Fig. 2): DU@5× with ρU ∈ {1, ρ/2, ρ, 2ρ}, and for FMNIST-LT the
+ * relevance r ∈ {0.25, 0.5, 0.75} with handwritten digits as the irrelevant part.
+ */
+function semiSupervisedPresets(): {
+  name: string;
+  dataset: string;
+  rho: number;
+  rhoU: number;
+  relevance: number;
+  note: string;
+}[] {
+  const out: ReturnType<typeof semiSupervisedPresets> = [];
+  for (const dataset of ['fmnist-lt', 'cifar10-lt', 'svhn-lt']) {
+    for (const rho of [10, 50, 100]) {
+      for (const rhoU of [1, rho / 2, rho, 2 * rho]) {
+        out.push({
+          name: `${dataset}-exp${rho}-du5-rhou${rhoU}`,
+          dataset,
+          rho,
+          rhoU,
+          relevance: 1,
+          note: `DU@5× unlabeled pool at ρU=${rhoU} for ${dataset} ρ=${rho} (batch 256)`,
+        });
+      }
+    }
+  }
+  for (const r of [0.25, 0.5, 0.75]) {
+    out.push({
+      name: `fmnist-lt-exp100-du5-r${r}`,
+      dataset: 'fmnist-lt',
+      rho: 100,
+      rhoU: 1,
+      relevance: r,
+      note: `DU@5× at ρU=1, ${100 * r}% relevant, the rest MNIST digits (S1 Fig. 2)`,
+    });
+  }
+  return out;
+}

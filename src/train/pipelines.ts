@@ -8,6 +8,8 @@ import { compose, Transform } from '../data/transforms/core';
 import { toFloat, normalize } from '../data/transforms/color';
 import { padCropFlip } from '../data/transforms/geometric';
 import { AugRng } from '../data/transforms/rng';
+import { randAugment } from '../data/transforms/randaugment';
+import type { ViewKind } from '../methods/types';
 
 export interface Pipelines {
   train: (x: Tensor, rng: AugRng) => Tensor;
@@ -35,4 +37,28 @@ export function batchPipelines(d: InputSpec, augment: boolean, opts: { channelsL
   const test = compose(base);
   const fixed = new AugRng(0);
   return { train, test: (x) => test(x, fixed) };
+}
+
+/**
+ * Views of an unlabeled batch for the `unlabeled` methods: 'weak' is the training augmentation (crop with
+ * 4-pixel padding and flip), 'strong' adds FixMatch's RandAugment + Cutout before normalisation. View i draws
+ * from `rng.fork(1000 + i)`, so two weak views are augmented independently.
+ */
+export function unlabeledViews(
+  d: InputSpec,
+  kinds: ViewKind[],
+  opts: { channelsLast?: boolean } = {},
+): (x: Tensor, rng: AugRng) => Tensor[] {
+  const [h, w] = d.imageShape;
+  const tail: Transform[] = opts.channelsLast ? [(x) => contiguous(x, { memoryFormat: CHANNELS_LAST })] : [];
+  const weak = compose([toFloat(), padCropFlip([h, w], 4), normalize(d.mean, d.std), ...tail]);
+  // FixMatch's RandAugmentMC(2, 10) draws magnitudes 1..9 (np.random.randint(1, 10)): magnitude 9 here.
+  const strong = compose([
+    toFloat(),
+    padCropFlip([h, w], 4),
+    randAugment({ magnitude: 9 }),
+    normalize(d.mean, d.std),
+    ...tail,
+  ]);
+  return (x, rng) => kinds.map((k, i) => (k === 'strong' ? strong : weak)(x, rng.fork(1000 + i)));
 }

@@ -67,6 +67,30 @@ export const RunJsonSchema = z.object({
     imageShape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
     mean: z.array(num),
     std: z.array(num),
+    /** The labeled subset's per-class counts (clsNumList also counts pseudo-labels). */
+    labeledCounts: z.array(z.number().int().nonnegative()).optional(),
+    /** The unlabeled pool (pool.json has its images), or null. */
+    pool: z
+      .object({
+        hash: z.string(),
+        total: z.number().int().nonnegative(),
+        relevantTotal: z.number().int().nonnegative(),
+        outOfTaskTotal: z.number().int().nonnegative(),
+      })
+      .nullable()
+      .optional(),
+    /** The pseudo-labels the run trained with, or null. */
+    pseudoLabels: z
+      .object({
+        file: z.string(),
+        sha256: z.string(),
+        threshold: z.number(),
+        kept: z.number().int().nonnegative(),
+        perClass: z.array(z.number().int().nonnegative()),
+        use: z.enum(['concat', 'stream']),
+      })
+      .nullable()
+      .optional(),
   }),
   versions: z.object({ ltkit: z.string(), libtorch: z.string(), node: z.string(), gitSha: z.string().nullable() }),
   startedAt: z.string(),

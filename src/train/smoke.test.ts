@@ -51,6 +51,10 @@ const CASES: Case[] = [
     .flatMap((k) => [`ce+${k}`, `ldam+drw+${k}`])
     .map((r) => ({ name: r, recipe: r })),
   { name: 'ce+tau-norm+val', recipe: 'ce+tau-norm', sets: ['data.valPerClass=2'] },
+  // Unlabeled-data methods, alone and with a re-balanced loss, on a DU@1× pool of the synthetic set.
+  ...bySlot('unlabeled')
+    .flatMap((u) => [`ce+${u}`, `ldam+drw+${u}`, `mfw+${u}`])
+    .map((r) => ({ name: r, recipe: r, sets: ['data.unlabeled.k=1'] })),
 ];
 
 /** Tiny synthetic data, resnet8, 2 epochs × 1 step (so DRW/DRS switch at epoch floor(0.8·2) = 1). */
@@ -239,7 +243,10 @@ test('every trainable parameter gets a finite, non-zero gradient under each reci
     batchSize: 16,
     transform: pipes.train,
   });
-  const cases = CASES.filter((c) => !/crt|lws|tau-norm/.test(c.recipe)).concat(
+  // Classifier stages and unlabeled methods leave the labeled loss as it is (semi.test.ts checks the latter).
+  const cases = CASES.filter(
+    (c) => !/crt|lws|tau-norm/.test(c.recipe) && !c.sets?.includes('data.unlabeled.k=1'),
+  ).concat(
     // Classifier stages do not change the training loss; check the mixed recipes with their hooks.
     STAGES.map((s) => ({
       name: `manifold-mixup@${s}`,
@@ -317,11 +324,17 @@ test('a training call leaves memory().numTensors unchanged (after a warm-up call
     'ldam+lws',
     'ldam+tau-norm',
     'focal+drs',
+    'ce+mean-teacher',
+    'ce+vat',
+    'ce+fixmatch',
   ]) {
-    const cfg = (n: string) => resolveConfig({ ...cfgFor(recipe), name: `mem-${recipe.replace(/\+/g, '_')}-${n}` });
-    await train(cfg('warm'), { data }); // warm-up: first-use caches, if any
+    const sets = /teacher|vat|fixmatch/.test(recipe) ? ['data.unlabeled.k=1'] : [];
+    const cfg = (n: string) =>
+      resolveConfig({ ...cfgFor(recipe, sets), name: `mem-${recipe.replace(/\+/g, '_')}-${n}` });
+    const d = sets.length > 0 ? buildTrainData(cfgFor(recipe, sets).data) : data;
+    await train(cfg('warm'), { data: d }); // warm-up: first-use caches, if any
     const before = settledMemory().numTensors;
-    const r = await train(cfg('measured'), { data });
+    const r = await train(cfg('measured'), { data: d });
     assert.equal(r.status, 'completed');
     assert.equal(memory().numTensors, before, `${recipe}: live tensors after train()`);
   }

@@ -13,7 +13,11 @@ import { headline } from '../eval/headline';
 import { buildTrainData, TrainData, ImageSet } from '../data/train-data';
 import { DataLoader, InMemorySource, EpochSampler } from '../data/loader';
 import { parseRecipe, buildPlan, describeRecipe } from '../methods';
-import type { StageEnv, StageFactory } from '../methods';
+import type { StageEnv, StageFactory, UnlabeledTerm, ViewKind } from '../methods';
+import { InstanceSampler } from '../data/samplers';
+import type { Criterion } from '../losses';
+import type { Tensor } from '../engine';
+import { POOL_FILE } from '../data/pseudo-labels';
 import { localContext, ExecContext } from '../core/context';
 import type { ClassifierModel } from '../models';
 import type { EvalSplit, TrainingStage } from '../core/task';
@@ -22,7 +26,7 @@ import { RunDir, RunFileError, RunState, gitSha, ltkitVersion } from './run-dir'
 import { runStage, Hook, LoopControl, EpochLog, StageSummary } from './loop';
 import { lrSchedule, evaluation, metricsLog, runState, checkpoints, interrupt, stopAfterEpochs } from './hooks';
 import { Progress } from './progress';
-import { batchPipelines } from './pipelines';
+import { batchPipelines, unlabeledViews, InputSpec } from './pipelines';
 import { buildModel } from './run-model';
 import { evaluateModel, extractFeatures, supervisedStage } from './classification';
 import { writeFileAtomic } from '../util/fs';
@@ -262,16 +266,91 @@ function assemble(
     evaluate,
     log,
   };
+  const unlabeled = unlabeledStream(cfg, data, input, ctx, {
+    model,
+    numClasses: data.numClasses,
+    cloneModel: () =>
+      buildModel(cfg, plan.normedLinear, { numClasses: data.numClasses, inChannels: input.imageShape[2], ctx }),
+  });
   const main: StageFactory = {
     name: 'train',
     build: () => {
       const sampler = plan.createSampler(data.train.targets, cfg.seed);
       const loader = trainLoader(sampler);
       const targets = data.train.targets;
-      return supervisedStage(cfg, { model, plan, sampler, loader, targets, clsNumList: data.clsNumList, evaluate });
+      return supervisedStage(cfg, {
+        model,
+        plan,
+        sampler,
+        loader,
+        targets,
+        clsNumList: data.clsNumList,
+        evaluate,
+        unlabeled: unlabeled ?? undefined,
+      });
     },
   };
   return { cfg, run, data, model, factories: [main, ...plan.stages], env, evaluate, log };
+}
+
+/**
+ * The main stage's unlabeled stream, when it has one: the pool for a recipe's `unlabeled` method (Mean
+ * Teacher, VAT, FixMatch), or the pseudo-labeled pool images of `data.unlabeled.use: stream` with their
+ * weight ω. `data.unlabeled.ratio` unlabeled images per labeled image in each step.
+ */
+function unlabeledStream(
+  cfg: TrainConfig,
+  data: TrainData,
+  input: InputSpec,
+  ctx: ExecContext,
+  env: { model: ClassifierModel; numClasses: number; cloneModel(): ClassifierModel },
+): { loader: DataLoader<Tensor[]>; terms(criterion: Criterion): UnlabeledTerm[] } | null {
+  const plan = buildPlan(parseRecipe(cfg.method.recipe), {
+    settings: cfg,
+    clsNumList: data.clsNumList,
+    numClasses: data.numClasses,
+  });
+  const method = plan.unlabeled;
+  const u = cfg.data.unlabeled;
+  if (method && !data.pool) {
+    const name = parseRecipe(cfg.method.recipe).bySlot.get('unlabeled')?.name;
+    throw new ConfigError(
+      `method.recipe '${cfg.method.recipe}': '${name}' trains on unlabeled images; set data.unlabeled ` +
+        `(e.g. --set data.unlabeled.k=5 for DU@5× from the held-out images)`,
+    );
+  }
+  if (method && data.pseudoStream) {
+    throw new ConfigError(
+      `data.unlabeled.use: 'stream' and the recipe's unlabeled method both need the unlabeled stream; ` +
+        `use 'concat' for the pseudo-labels, or drop the method from method.recipe`,
+    );
+  }
+  const set = method ? data.pool?.images : data.pseudoStream;
+  if (!set || !u) return null;
+  if (set.targets.length === 0) throw new ConfigError('data.unlabeled: the unlabeled stream has no images');
+  const views: ViewKind[] = method ? method.views : ['weak'];
+  const perProcess = Math.max(1, Math.round((u.ratio * cfg.train.batchSize) / ctx.worldSize));
+  const loader = new DataLoader(new InMemorySource(set), {
+    sampler: new InstanceSampler(set.targets.length, cfg.seed + 1),
+    batchSize: perProcess,
+    transform: unlabeledViews(input, views, { channelsLast: ctx.channelsLast }),
+    seed: cfg.seed + 1,
+    shard: { rank: ctx.rank, worldSize: ctx.worldSize },
+  });
+  const weight = u.weight;
+  return {
+    loader,
+    terms: (criterion) =>
+      method
+        ? [method.create(env)]
+        : [
+            {
+              // ω · L(D_U): the run's own criterion (its class weights and margins) on the pseudo-labels.
+              name: 'pseudo',
+              loss: (s) => criterion(s.model.forward(s.views[0]), s.targets).mul(weight),
+            },
+          ],
+  };
 }
 
 /** Writes a new run's run.json and subset indices; the run starts at the first stage. */
@@ -296,11 +375,22 @@ function recordNewRun(p: RunParts, stageNames: string[]): RunState {
       imageShape: data.train.shape.slice(1) as [number, number, number],
       mean: data.mean,
       std: data.std,
+      labeledCounts: data.labeledCounts,
+      pool: data.pool
+        ? {
+            hash: data.pool.manifest.hash,
+            total: data.pool.manifest.total,
+            relevantTotal: data.pool.manifest.relevantTotal,
+            outOfTaskTotal: data.pool.manifest.outOfTaskTotal,
+          }
+        : null,
+      pseudoLabels: data.pseudo,
     },
     versions: { ltkit: ltkitVersion(), libtorch: runtimeInfo().torchVersion, node: process.version, gitSha: gitSha() },
     startedAt: new Date().toISOString(),
   });
   writeSubsetIndices(run, data);
+  if (data.pool) writeFileAtomic(run.file(POOL_FILE), JSON.stringify(data.pool.manifest));
   return { stagesDone: 0, epoch: -1, best: null, stages: [] };
 }
 
@@ -324,8 +414,24 @@ function prepareResume(p: RunParts, stageNames: string[]): RunState {
         `the data now gives ${data.subset.hash.slice(0, 12)}… (a different data set or selection); not resuming`,
     );
   }
-  // A run killed before its subset list was written gets it now.
+  const poolHash = data.pool?.manifest.hash ?? null;
+  if ((info.data.pool?.hash ?? null) !== poolHash) {
+    throw new RunFileError(
+      `${run.file('run.json')}: the run's unlabeled pool was ${info.data.pool?.hash.slice(0, 12) ?? 'none'}, the data ` +
+        `now gives ${poolHash?.slice(0, 12) ?? 'none'}; not resuming`,
+    );
+  }
+  if ((info.data.pseudoLabels?.sha256 ?? null) !== (data.pseudo?.sha256 ?? null)) {
+    throw new RunFileError(
+      `${run.file('run.json')}: the run trained with pseudo-labels ${info.data.pseudoLabels?.file ?? '(none)'} ` +
+        `(sha256 ${info.data.pseudoLabels?.sha256.slice(0, 12) ?? '-'}…), that file has changed since; not resuming`,
+    );
+  }
+  // A run killed before its subset list (or pool manifest) was written gets it now.
   if (!fs.existsSync(run.file('subset-indices.json'))) writeSubsetIndices(run, data);
+  if (data.pool && !fs.existsSync(run.file(POOL_FILE))) {
+    writeFileAtomic(run.file(POOL_FILE), JSON.stringify(data.pool.manifest));
+  }
   const state: RunState = run.readState() ?? { stagesDone: 0, epoch: -1, best: null, stages: [] };
   const warn = (w: string) => log(`[ltkit] warning: ${w}`);
   if (!fs.existsSync(run.file('metrics.jsonl')) && (state.stagesDone > 0 || state.epoch >= 0)) {

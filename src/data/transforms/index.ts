@@ -19,5 +19,6 @@ export * from './core';
 export * from './geometric';
 export * from './color';
 export * from './presets';
+export * from './randaugment';
 export { benchAugmentation } from './bench';
 export type { AugBenchResult } from './bench';
