@@ -12,6 +12,8 @@ export * as methods from './methods';
 export * as evaluation from './eval';
 export { train, savedConfig } from './train/trainer';
 export type { TrainResult, TrainOptions, Callbacks } from './train/trainer';
+export { pseudoLabel, selfTrain, formatPseudoLabels } from './train/pseudo-label';
+export type { PseudoLabelOptions, PseudoLabelResult, SelfTrainOptions, SelfTrainResult } from './train/pseudo-label';
 export { runStage, epochSeed } from './train/loop';
 export type { Hook, EpochLog, StepInfo, StepEnd, LoopControl, StageSummary } from './train/loop';
 export * as hooks from './train/hooks';

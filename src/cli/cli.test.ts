@@ -41,6 +41,8 @@ const OPTIONS: Record<string, string[]> = {
   list: [],
   data: ['--root', '--rho', '--imb', '--svg', '--img-max'],
   quickstart: ['--method', '--epochs', '--model', '--out', '--seed'],
+  'pseudo-label': ['--run', '--threshold', '--checkpoint', '--out', '--json'],
+  'self-train': ['--config', '--set', '--name', '--base-recipe', '--rounds', '--threshold', '--json'],
 };
 
 test('--help on every command exits 0 and mentions its options; top-level help lists the commands', async () => {
@@ -344,4 +346,46 @@ test('data inspect cifar10-lt --rho 100 prints 12,406 images and writes an SVG',
   assert.ok(sp.stdout.includes(svgs[0]));
   assert.equal((await cli('data', 'inspect', 'imagenet-lt', '--svg', path.join(TMP, 'x.svg'))).code, 1);
   assert.equal((await cli('data', 'inspect')).code, 2);
+});
+
+test('pseudo-label and self-train through the CLI', async () => {
+  const base = [
+    'data.dataset=synthetic',
+    'data.synthetic.size=8',
+    'data.synthetic.imgMax=24',
+    'model.name=resnet8',
+    'train.batchSize=8',
+    'train.epochs=1',
+    'train.progress=off',
+    'schedule.warmupEpochs=1',
+    `outDir=${TMP}`,
+  ].flatMap((x) => ['--set', x]);
+  // A run without a pool cannot be pseudo-labelled; the error says how to get one.
+  assert.equal((await cli('train', ...base, '--name', 'nopool')).code, 0);
+  const none = await cli('pseudo-label', '--run', path.join(TMP, 'nopool'));
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /has no unlabeled pool: train the base run with data\.unlabeled set/);
+  assert.equal((await cli('pseudo-label')).code, 2, 'no --run');
+
+  assert.equal((await cli('train', ...base, '--set', 'data.unlabeled.k=2', '--name', 'withpool')).code, 0);
+  const r = await cli('pseudo-label', '--run', path.join(TMP, 'withpool'), '--threshold', '0.5');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /pool: \d+ images; kept \d+ with confidence ≥ 0\.5/);
+  assert.match(r.stdout, /accuracy against the pool's true labels \(\d+ relevant images\): [\d.]+% overall/);
+  const j = await cli('pseudo-label', '--run', path.join(TMP, 'withpool'), '--json');
+  const summary = JSON.parse(j.stdout);
+  assert.equal(summary.threshold, 0);
+  assert.equal(summary.labels, undefined, 'the JSON summary leaves out the per-image arrays');
+  assert.ok(fs.existsSync(path.join(TMP, 'withpool', 'pseudo-labels.json')));
+  assert.equal((await cli('pseudo-label', '--run', path.join(TMP, 'withpool'), '--threshold', '2')).code, 2);
+
+  const st = await cli('self-train', ...base, '--set', 'data.unlabeled.k=2', '--name', 'chain', '--base-recipe', 'ce');
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, /self-training: .*chain \(completed\)/);
+  assert.match(st.stdout, /round1: pseudo-labels .*base\/pseudo-labels\.json \(accuracy [\d.]+%\)/);
+  const noName = await cli('self-train', ...base, '--set', 'data.unlabeled.k=2');
+  assert.equal(noName.code, 2);
+  const noPool = await cli('self-train', ...base, '--name', 'chain2');
+  assert.equal(noPool.code, 2);
+  assert.match(noPool.stderr, /self-training needs data\.unlabeled/);
 });

@@ -39,7 +39,9 @@ command(
       "main training, then any the recipe adds (crt, tau-norm, lws). An existing run's name is refused unless\n" +
       '--resume (continue it from its last checkpoint, with the configuration in its run.json; only\n' +
       'train.progress, train.checkpointEvery and threads may change) or --overwrite (replace it).\n' +
-      'Ctrl-C stops after the current step; the last checkpoint stays. Paths may start with ~.',
+      'Ctrl-C stops after the current step; the last checkpoint stays. Paths may start with ~.\n' +
+      'Semi-supervised: data.unlabeled.* gives the run an unlabeled pool (pool.json); recipes with mean-teacher,\n' +
+      'vat or fixmatch train on it, and data.unlabeled.pseudoLabels=<base run> trains on labeled ∪ pseudo-labeled.',
     options: [
       { name: 'config', type: 'string', help: 'config file (JSON/YAML) or preset name', metavar: 'FILE' },
       { name: 'set', type: 'string', repeat: true, help: 'override a dotted key (repeatable)', metavar: 'K=V' },

@@ -10,6 +10,10 @@ export * from './samplers';
 export * from './loader';
 export { buildTrainData, take, SYNTHETIC } from './train-data';
 export type { TrainData, ImageSet, DataSettings } from './train-data';
+export { catalogPool, ownImagesPool, generatedPool } from './pool';
+export type { RunPool, PoolManifest, UnlabeledSettings } from './pool';
+export * from './pseudo-labels';
+export { loadMnistDigits, loadImageList, resolveImageSource } from './unlabeled-sources';
 export * as transforms from './transforms';
 export * as download from './download';
 
