@@ -41,6 +41,7 @@ const OPTIONS: Record<string, string[]> = {
   list: [],
   data: ['--root', '--rho', '--imb', '--svg', '--img-max'],
   quickstart: ['--method', '--epochs', '--model', '--out', '--seed'],
+  pretrain: ['--method', '--config', '--set', '--name', '--resume', '--overwrite', '--print-config', '--json'],
   'pseudo-label': ['--run', '--threshold', '--checkpoint', '--out', '--json'],
   'self-train': ['--config', '--set', '--name', '--base-recipe', '--rounds', '--threshold', '--json'],
 };

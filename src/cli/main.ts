@@ -57,41 +57,80 @@ command(
       'ltkit train --name fmnist-mfw --resume',
     ],
   },
-  async (p) => {
-    const { readConfigFile, applyOverrides, resolveConfig } = await import('../train/config');
-    const sets = (p.opts.set as string[] | undefined) ?? [];
-    const source = p.opts.config ? String(p.opts.config) : 'config';
-    const request = (base: Record<string, unknown>) => {
-      applyOverrides(base, sets);
-      if (p.opts.name) base.name = p.opts.name;
-      return base;
-    };
-    if (p.opts.resume && p.opts.overwrite)
-      throw new UsageError('ltkit train: --resume and --overwrite exclude each other');
-    if (p.opts.resume && !p.opts.name) throw new UsageError('ltkit train --resume needs --name (the run to continue)');
-    let raw = request(p.opts.config ? readConfigFile(String(p.opts.config)) : {});
-    if (p.opts.resume && !p.opts.config) {
-      // Resume from the run's own configuration; --set may change only what cannot change the result.
-      const { savedConfig } = await import('../train/trainer');
-      const first = resolveConfig(raw, source);
-      raw = request(structuredClone(savedConfig(first.outDir, first.name as string)) as Record<string, unknown>);
-    }
-    const cfg = resolveConfig(raw, source);
-    if (p.opts['print-config']) {
-      out(JSON.stringify(cfg, null, 2));
-      return;
-    }
-    const { train } = await import('../train/trainer');
-    const log = cfg.train.progress === 'off' ? () => undefined : (l: string) => io.stderr(l + '\n');
-    const r = await train(cfg, { resume: Boolean(p.opts.resume), overwrite: Boolean(p.opts.overwrite), log });
-    if (p.opts.json) out(JSON.stringify(r, null, 2));
-    else {
-      const { formatResult } = await import('./format');
-      out(formatResult(r));
-    }
-    if (r.status === 'interrupted') process.exitCode = 130;
-  },
+  (p) => trainCommand(p),
 );
+
+command(
+  {
+    name: 'pretrain',
+    summary: 'self-supervised pre-training of an encoder on the imbalanced images (rotation, MoCo v2; S1 §4)',
+    usage:
+      'ltkit pretrain [--method rotation|moco] [--config FILE|PRESET] [--set key=value ...] [--name NAME] [--resume]',
+    details:
+      "Trains the run's network on its training images without their labels: rotation prediction (each image\n" +
+      'rotated by one of 0/90/180/270°, balanced in the batch, a 4-way head) or MoCo v2 (momentum encoder,\n' +
+      'queue of negatives, InfoNCE at T = 0.2, MLP head, 128-d embeddings; shuffle-BN emulated with\n' +
+      'pretrain.moco.bnGroups BatchNorm groups in one process). Same optimizer and schedule settings as train.\n' +
+      'Every pretrain.knn.every epochs a kNN monitor (k = 200, cosine, exp(sim/0.1) votes) classifies the test\n' +
+      "images from the labeled training features; its top-1 and many/medium/few are the run's metrics\n" +
+      '(rotation also logs rotationTestAcc). The result is an ordinary run directory (resumable). Fine-tune\n' +
+      'from it with --set model.initFrom=runs/NAME, or let a recipe do both: method.recipe=ssp-rotation+ldam+drw.',
+    options: [
+      { name: 'method', type: 'string', help: 'pretext task: rotation (default) or moco' },
+      { name: 'config', type: 'string', help: 'config file (JSON/YAML) or preset name', metavar: 'FILE' },
+      { name: 'set', type: 'string', repeat: true, help: 'override a dotted key (repeatable)', metavar: 'K=V' },
+      { name: 'name', type: 'string', help: 'run name (folder under outDir)' },
+      { name: 'resume', type: 'boolean', help: 'continue the named run with its own configuration' },
+      { name: 'overwrite', type: 'boolean', help: 'replace an existing run of the same name' },
+      { name: 'print-config', type: 'boolean', help: 'print the resolved config and exit' },
+      { name: 'json', type: 'boolean', help: 'print the result as JSON' },
+    ],
+    examples: [
+      'ltkit pretrain --config fmnist-lt --set train.epochs=80 --name rot',
+      'ltkit pretrain --method moco --config fmnist-lt --name moco',
+      'ltkit train --config fmnist-lt --set model.initFrom=runs/rot --set method.recipe=ldam+drw',
+    ],
+  },
+  // A resumed run keeps its own pretext task unless --method names one.
+  (p) =>
+    trainCommand(p, p.opts.method || !p.opts.resume ? [`pretrain.method=${String(p.opts.method ?? 'rotation')}`] : []),
+);
+
+/** `ltkit train` and `ltkit pretrain`: resolve the config (file, --set, --name), then train or resume. */
+async function trainCommand(p: Parsed, extraSets: string[] = []): Promise<void> {
+  const { readConfigFile, applyOverrides, resolveConfig } = await import('../train/config');
+  const sets = [...extraSets, ...((p.opts.set as string[] | undefined) ?? [])];
+  const source = p.opts.config ? String(p.opts.config) : 'config';
+  const request = (base: Record<string, unknown>) => {
+    applyOverrides(base, sets);
+    if (p.opts.name) base.name = p.opts.name;
+    return base;
+  };
+  if (p.opts.resume && p.opts.overwrite)
+    throw new UsageError('ltkit train: --resume and --overwrite exclude each other');
+  if (p.opts.resume && !p.opts.name) throw new UsageError('ltkit train --resume needs --name (the run to continue)');
+  let raw = request(p.opts.config ? readConfigFile(String(p.opts.config)) : {});
+  if (p.opts.resume && !p.opts.config) {
+    // Resume from the run's own configuration; --set may change only what cannot change the result.
+    const { savedConfig } = await import('../train/trainer');
+    const first = resolveConfig(raw, source);
+    raw = request(structuredClone(savedConfig(first.outDir, first.name as string)) as Record<string, unknown>);
+  }
+  const cfg = resolveConfig(raw, source);
+  if (p.opts['print-config']) {
+    out(JSON.stringify(cfg, null, 2));
+    return;
+  }
+  const { train } = await import('../train/trainer');
+  const log = cfg.train.progress === 'off' ? () => undefined : (l: string) => io.stderr(l + '\n');
+  const r = await train(cfg, { resume: Boolean(p.opts.resume), overwrite: Boolean(p.opts.overwrite), log });
+  if (p.opts.json) out(JSON.stringify(r, null, 2));
+  else {
+    const { formatResult } = await import('./format');
+    out(formatResult(r));
+  }
+  if (r.status === 'interrupted') process.exitCode = 130;
+}
 
 command(
   {

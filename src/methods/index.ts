@@ -13,6 +13,7 @@ import './lws';
 import './mean-teacher';
 import './vat';
 import './fixmatch';
+import './ssp';
 export { mfwStrength, mfwHook, stageOption } from './mfw';
 export type { MfwOptions } from './mfw';
 export { mixupHook, remixHook } from './mixup';

@@ -12,8 +12,8 @@
 // Semi-supervised-learning) meanteacher settings (ema_m 0.999, ulb_loss_ratio 50, unsup_warm_up 0.4).
 import { z } from 'zod';
 import { Tensor, noGrad, tidy, dispose } from '../engine';
-import { add_, copy_, mul_, mseLoss } from '../engine/ops.generated';
-import type { Module } from '../nn/module';
+import { copy_, mseLoss } from '../engine/ops.generated';
+import { emaUpdate, copyWeights } from '../nn/ema';
 import { register, methodOptions } from './registry';
 import type { UnlabeledTerm } from './types';
 
@@ -27,31 +27,6 @@ export function sigmoidRampup(t: number, length: number): number {
 /** The EMA coefficient after optimizer step `globalStep` (0-based): min(1 − 1/(g + 1), α). */
 export function emaDecay(globalStep: number, alpha: number): number {
   return Math.min(1 - 1 / (globalStep + 1), alpha);
-}
-
-/** θ_teacher ← a·θ_teacher + (1 − a)·θ_student, over the parameters (matched by name). */
-export function emaUpdate(teacher: Module, student: Module, a: number): void {
-  const s = new Map(student.namedParameters());
-  noGrad(() => {
-    for (const [name, t] of teacher.namedParameters()) {
-      const p = s.get(name);
-      if (!p) throw new Error(`mean teacher: the student has no parameter '${name}'`);
-      tidy(() => add_(mul_(t, a), p, { alpha: 1 - a }));
-    }
-  });
-}
-
-/** Copies every parameter and buffer of `from` into `to` (same architecture). */
-export function copyWeights(to: Module, from: Module): void {
-  const src = from.stateDict();
-  const dst = to.stateDict();
-  try {
-    noGrad(() => {
-      for (const [k, t] of Object.entries(dst)) tidy(() => copy_(t, src[k]));
-    });
-  } finally {
-    dispose([src, dst]);
-  }
 }
 
 /** Mean squared difference of the two softmax outputs (mean over batch and classes). */

@@ -111,6 +111,8 @@ export interface MethodPlan {
   stages: StageFactory[];
   /** A loss on unlabeled images (needs data.unlabeled), or null. */
   unlabeled: UnlabeledContribution | null;
+  /** The pretext task whose pre-trained backbone the run starts from, or null. */
+  pretrain: Contribution['pretrain'] | null;
 }
 
 export function buildPlan(recipe: Recipe, ctx: BuildContext): MethodPlan {
@@ -133,6 +135,7 @@ export function buildPlan(recipe: Recipe, ctx: BuildContext): MethodPlan {
     features: pick('features') ?? null,
     stages: parts.flatMap((p) => p.stages ?? []),
     unlabeled: pick('unlabeled') ?? null,
+    pretrain: pick('pretrain') ?? null,
   };
 }
 

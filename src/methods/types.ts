@@ -14,6 +14,7 @@ import type { IndexSampler } from '../data/samplers';
 import type { ClassificationSummary } from '../eval/metrics';
 import type { BatchStream, EvalSplit, TrainingStage } from '../core/task';
 import type { ExecContext } from '../core/context';
+import type { PretextMethod } from '../ssp/names';
 
 /** Where a feature hook runs: the network input, after the stem, or after a residual stage. */
 export type Stage = 'input' | 'stem' | 'layer1' | 'layer2' | 'layer3';
@@ -45,8 +46,8 @@ export interface FeatureHook {
 }
 
 /** The slots of a recipe; each holds at most one component. */
-export type Slot = 'loss' | 'classWeights' | 'sampler' | 'features' | 'classifier' | 'unlabeled';
-export const SLOTS: Slot[] = ['loss', 'classWeights', 'sampler', 'features', 'classifier', 'unlabeled'];
+export type Slot = 'loss' | 'classWeights' | 'sampler' | 'features' | 'classifier' | 'unlabeled' | 'pretrain';
+export const SLOTS: Slot[] = ['loss', 'classWeights', 'sampler', 'features', 'classifier', 'unlabeled', 'pretrain'];
 
 /** The parts of a training config a component may read (a TrainConfig satisfies it). */
 export interface RunSettings {
@@ -160,6 +161,8 @@ export interface Contribution {
   features?: FeatureHook;
   stages?: StageFactory[];
   unlabeled?: UnlabeledContribution;
+  /** Start from the backbone of a self-supervised pre-training run of this pretext task (made or reused). */
+  pretrain?: PretextMethod;
 }
 
 export interface Component {

@@ -10,6 +10,7 @@ import { CATALOG_NAMES } from '../data/catalog';
 import { SYNTHETIC } from '../data/train-data';
 import { methodSchema, parseRecipe } from '../methods';
 import { ConfigError, RecipeError } from '../core/errors';
+import { PRETEXT_METHODS } from '../ssp/names';
 
 /** The values `data.dataset` takes: the catalogue's data sets and the generated one. */
 export const DATASETS: readonly string[] = [...CATALOG_NAMES, SYNTHETIC];
@@ -111,10 +112,52 @@ export const TrainConfigSchema = z
       .object({
         name: z.string().default('resnet32'),
         normedLinear: z.enum(['auto', 'on', 'off']).default('auto').describe('cosine head; auto = on for ldam'),
+        initFrom: pathString
+          .optional()
+          .describe('start from this encoder: a run, a checkpoint folder or a safetensors file (backbone only)'),
       })
       .strict()
       .default({}),
     method: methodSchema().default({}),
+    pretrain: z
+      .object({
+        method: z
+          .enum(['none', ...PRETEXT_METHODS])
+          .default('none')
+          .describe('this run pre-trains an encoder without labels (ltkit pretrain) instead of classifying'),
+        epochs: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe('epochs of the pre-training run an ssp-* recipe component makes (default train.epochs)'),
+        knn: z
+          .object({
+            every: z.number().int().positive().default(5).describe('kNN monitor every this many epochs'),
+            k: z.number().int().positive().default(200),
+            temperature: z.number().positive().finite().default(0.1),
+          })
+          .strict()
+          .default({}),
+        moco: z
+          .object({
+            dim: z.number().int().positive().default(128).describe('embedding size'),
+            queue: z
+              .union([z.literal('auto'), z.number().int().positive()])
+              .default('auto')
+              .describe('negatives K; auto = the largest multiple of the batch up to half the images'),
+            momentum: z.number().min(0).max(1).default(0.999),
+            temperature: z.number().positive().finite().default(0.2),
+            bnGroups: z
+              .union([z.literal('auto'), z.number().int().positive()])
+              .default('auto')
+              .describe('BatchNorm groups emulating shuffle-BN in one process; auto = batch/32, at least 2'),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
     optim: z
       .object({
         lr: positive.default(0.1),

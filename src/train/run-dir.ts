@@ -50,6 +50,11 @@ export const RunJsonSchema = z.object({
     components: z.array(z.string()),
     slots: z.record(z.string().nullable()),
   }),
+  /** The encoder the model started from (model.initFrom / ssp-*; init-report.json has every key), or null. */
+  init: z
+    .object({ source: z.string(), file: z.string(), loaded: z.number().int(), skipped: z.number().int() })
+    .nullable()
+    .optional(),
   /** The run's stages in order, e.g. ['train', 'crt']. */
   stages: z.array(z.string()).min(1),
   data: z.object({

@@ -13,6 +13,7 @@ import { parseRecipe, buildPlan, MethodPlan } from '../methods';
 import { resolveConfig, TrainConfig } from './config';
 import { RunDir, RunJson } from './run-dir';
 import { batchPipelines, InputSpec, Pipelines } from './pipelines';
+import { modelOutputs } from '../ssp/pretext';
 
 /** The model a training config describes, freshly initialised (seed libtorch first for reproducible weights). */
 export function buildModel(
@@ -58,7 +59,11 @@ export function loadRunModel(dir: string, which: RunCheckpoint = 'final'): Loade
     numClasses,
   });
   const ctx = localContext({ device: config.device, channelsLast: config.train.channelsLast });
-  const model = buildModel(config, plan.normedLinear, { numClasses, inChannels: info.data.imageShape[2], ctx });
+  const model = buildModel(config, plan.normedLinear, {
+    numClasses: modelOutputs(config, numClasses),
+    inChannels: info.data.imageShape[2],
+    ctx,
+  });
   const factories = plan.stages;
   let file: string;
   let description: string;

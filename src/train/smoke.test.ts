@@ -55,6 +55,10 @@ const CASES: Case[] = [
   ...bySlot('unlabeled')
     .flatMap((u) => [`ce+${u}`, `ldam+drw+${u}`, `mfw+${u}`])
     .map((r) => ({ name: r, recipe: r, sets: ['data.unlabeled.k=1'] })),
+  // Self-supervised pre-training components: a 1-epoch pre-training run, then the recipe from its backbone.
+  ...bySlot('pretrain')
+    .flatMap((p) => [`${p}+ce`, `${p}+ldam+drw`])
+    .map((r) => ({ name: r, recipe: r, sets: ['pretrain.epochs=1'] })),
 ];
 
 /** Tiny synthetic data, resnet8, 2 epochs × 1 step (so DRW/DRS switch at epoch floor(0.8·2) = 1). */

@@ -30,6 +30,10 @@ import { batchPipelines, unlabeledViews, InputSpec } from './pipelines';
 import { buildModel } from './run-model';
 import { evaluateModel, extractFeatures, supervisedStage } from './classification';
 import { writeFileAtomic } from '../util/fs';
+import * as path from 'path';
+import { createHash } from 'crypto';
+import { modelOutputs, pretext, PretextEnv } from '../ssp/pretext';
+import { loadBackbone, formatInitReport, InitReport } from './init-from';
 
 /** The simple callback form of hooks (tfjs style); `TrainOptions.hooks` takes full Hook objects. */
 export interface Callbacks {
@@ -124,6 +128,8 @@ interface RunParts {
   env: StageEnv;
   evaluate(split: EvalSplit): ClassificationSummary | null;
   log(line: string): void;
+  /** What the starting encoder filled (model.initFrom / ssp-*), or null. */
+  initReport: InitReport | null;
 }
 
 /**
@@ -138,18 +144,87 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
   }
   const { run, cfg, release } = openRun(requested, opts);
   try {
-    return await trainRun(run, cfg, opts);
+    const log = logFor(cfg, opts);
+    const init = await startingEncoder(cfg, opts, log);
+    if (init && typeof init !== 'string') return init; // the pre-training stopped (Ctrl-C): so does this run
+    return await trainRun(run, cfg, { ...opts, log }, init);
   } finally {
     release();
   }
 }
 
-async function trainRun(run: RunDir, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+function logFor(cfg: TrainConfig, opts: TrainOptions): (line: string) => void {
+  return opts.log ?? (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
+}
+
+/**
+ * Where the model's backbone starts from: `model.initFrom`, or the pre-training run of the recipe's `ssp-*`
+ * component — trained now if no run with the same content exists (data, model, optimizer, schedule, seed and
+ * pre-training settings), resumed if one stopped, reused if one finished. Null: a fresh initialisation.
+ * Returns the pre-training's result instead when it did not finish (a stop request).
+ */
+async function startingEncoder(
+  cfg: TrainConfig,
+  opts: TrainOptions,
+  log: (l: string) => void,
+): Promise<string | TrainResult | null> {
+  const plan = buildPlan(parseRecipe(cfg.method.recipe), { settings: cfg, clsNumList: [1], numClasses: 1 });
+  if (plan.pretrain && cfg.model.initFrom) {
+    throw new ConfigError(
+      `model.initFrom and the recipe's ssp-${plan.pretrain} both choose the starting encoder; keep one`,
+    );
+  }
+  if (plan.pretrain && cfg.pretrain.method !== 'none') {
+    throw new ConfigError(`pretrain.method: a pre-training run cannot itself start from ssp-${plan.pretrain}`);
+  }
+  if (!plan.pretrain) return cfg.model.initFrom ?? null;
+  const p = pretrainingConfig(cfg, plan.pretrain);
+  const dir = path.join(p.outDir, p.name as string);
+  const exists = fs.existsSync(path.join(dir, 'run.json'));
+  if (exists && RunDir.open(dir).readRun().status === 'completed') {
+    log(`[ltkit] ssp-${plan.pretrain}: reusing the finished pre-training run ${dir}`);
+    return dir;
+  }
+  log(`[ltkit] ssp-${plan.pretrain}: ${exists ? 'resuming' : 'starting'} the pre-training run ${dir}`);
+  const r = await train(p, { resume: exists, log, hooks: opts.hooks, stopAfterEpochs: opts.stopAfterEpochs });
+  return r.status === 'completed' ? dir : r;
+}
+
+/**
+ * The pre-training run an `ssp-*` component needs: the run's data (labeled images only), model, optimizer,
+ * schedule and seed, `pretrain.epochs` epochs, under `<outDir>/pretrain/<method>-<hash of all that>`.
+ */
+export function pretrainingConfig(cfg: TrainConfig, method: string): TrainConfig {
+  const content = resolveConfig({
+    seed: cfg.seed,
+    device: cfg.device,
+    data: { ...cfg.data, unlabeled: undefined },
+    model: { name: cfg.model.name },
+    optim: cfg.optim,
+    schedule: cfg.schedule,
+    train: { ...cfg.train, epochs: cfg.pretrain.epochs ?? cfg.train.epochs, progress: 'auto', checkpointEvery: 1 },
+    pretrain: { ...cfg.pretrain, method, epochs: undefined },
+  });
+  const hash = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 12);
+  return {
+    ...content,
+    name: `${method}-${hash}`,
+    outDir: path.join(cfg.outDir, 'pretrain'),
+    threads: cfg.threads,
+    train: { ...content.train, progress: cfg.train.progress, checkpointEvery: cfg.train.checkpointEvery },
+  };
+}
+
+async function trainRun(
+  run: RunDir,
+  cfg: TrainConfig,
+  opts: TrainOptions & { log: (l: string) => void },
+  init: string | null,
+): Promise<TrainResult> {
   const ctx = localContext({ device: cfg.device, channelsLast: cfg.train.channelsLast });
   if (cfg.threads) setNumThreads(cfg.threads);
-  const log =
-    opts.log ?? (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
-  const parts = assemble(cfg, run, ctx, opts.data ?? buildTrainData(cfg.data), log);
+  const log = opts.log;
+  const parts = assemble(cfg, run, ctx, opts.data ?? buildTrainData(cfg.data), log, init);
   const stageNames = parts.factories.map((f) => f.name);
   const state = opts.resume ? prepareResume(parts, stageNames) : recordNewRun(parts, stageNames);
   log(
@@ -219,17 +294,22 @@ function assemble(
   ctx: ExecContext,
   data: TrainData,
   log: (l: string) => void,
+  init: string | null,
 ): RunParts {
   const recipe = parseRecipe(cfg.method.recipe);
   const plan = buildPlan(recipe, { settings: cfg, clsNumList: data.clsNumList, numClasses: data.numClasses });
   const input = { imageShape: data.train.shape.slice(1) as [number, number, number], mean: data.mean, std: data.std };
   const pipes = batchPipelines(input, cfg.train.augment, { channelsLast: ctx.channelsLast });
   manualSeed(cfg.seed);
-  const model = buildModel(cfg, plan.normedLinear, {
-    numClasses: data.numClasses,
-    inChannels: input.imageShape[2],
-    ctx,
-  });
+  const outputs = modelOutputs(cfg, data.numClasses);
+  const model = buildModel(cfg, plan.normedLinear, { numClasses: outputs, inChannels: input.imageShape[2], ctx });
+  // The starting encoder (model.initFrom / ssp-*): its backbone, checked key by key; the head stays fresh. A
+  // resumed run loads its checkpoint over it.
+  let initReport: InitReport | null = null;
+  if (init) {
+    initReport = loadBackbone(model, init);
+    log(formatInitReport(initReport));
+  }
 
   const splitSet = (split: 'train' | EvalSplit): ImageSet | null =>
     split === 'train' ? data.train : split === 'val' ? data.val : data.test;
@@ -272,6 +352,26 @@ function assemble(
     cloneModel: () =>
       buildModel(cfg, plan.normedLinear, { numClasses: data.numClasses, inChannels: input.imageShape[2], ctx }),
   });
+  if (cfg.pretrain.method !== 'none') {
+    // A pre-training run: its one stage is the pretext task (the recipe does not apply).
+    if (cfg.method.recipe !== 'ce') {
+      throw new ConfigError(
+        `pretrain.method: a pre-training run trains its pretext task, not method.recipe '${cfg.method.recipe}'`,
+      );
+    }
+    const task = pretext(cfg.pretrain.method);
+    const penv: PretextEnv = {
+      cfg,
+      model,
+      data,
+      input,
+      pipes,
+      ctx,
+      cloneModel: () => buildModel(cfg, false, { numClasses: outputs, inChannels: input.imageShape[2], ctx }),
+    };
+    const stage: StageFactory = { name: task.name, build: () => task.stage(penv) };
+    return { cfg, run, data, model, factories: [stage], env, evaluate, log, initReport };
+  }
   const main: StageFactory = {
     name: 'train',
     build: () => {
@@ -290,7 +390,7 @@ function assemble(
       });
     },
   };
-  return { cfg, run, data, model, factories: [main, ...plan.stages], env, evaluate, log };
+  return { cfg, run, data, model, factories: [main, ...plan.stages], env, evaluate, log, initReport };
 }
 
 /**
@@ -356,7 +456,9 @@ function unlabeledStream(
 /** Writes a new run's run.json and subset indices; the run starts at the first stage. */
 function recordNewRun(p: RunParts, stageNames: string[]): RunState {
   const { cfg, run, data } = p;
+  const r = p.initReport;
   run.writeRun({
+    init: r ? { source: r.source, file: r.file, loaded: r.loaded.length, skipped: r.skipped.length } : null,
     format: 1,
     status: 'running',
     config: cfg,
@@ -391,6 +493,7 @@ function recordNewRun(p: RunParts, stageNames: string[]): RunState {
   });
   writeSubsetIndices(run, data);
   if (data.pool) writeFileAtomic(run.file(POOL_FILE), JSON.stringify(data.pool.manifest));
+  if (p.initReport) writeFileAtomic(run.file('init-report.json'), JSON.stringify(p.initReport, null, 1));
   return { stagesDone: 0, epoch: -1, best: null, stages: [] };
 }
 
