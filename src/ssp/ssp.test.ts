@@ -18,6 +18,7 @@ import { FeatureQueue, infoNce, groupedForward } from './moco';
 import { knnScores, knnSummary } from './knn';
 import { balancedRotations } from './pretext';
 import { train } from '../train/trainer';
+import { selfTrain } from '../train/pseudo-label';
 import type { TrainConfigInput } from '../train/config';
 import { runCli } from '../cli/test-util';
 
@@ -317,4 +318,20 @@ test('an ssp-* recipe pre-trains once and reuses the run by content; model.initF
     train(tiny('ssp-4', { method: { recipe: 'ssp-moco+ce' }, model: { name: 'resnet8', initFrom: r1.runDir } })),
     /model\.initFrom and the recipe's ssp-moco both choose the starting encoder/,
   );
+});
+
+test('ssp composes with the pseudo-label chain: base and round share one pre-training run', async () => {
+  const cfg = tiny('chain', {
+    method: { recipe: 'ssp-rotation+ce' },
+    data: {
+      dataset: 'synthetic',
+      synthetic: { size: 8, numClasses: 4, imgMax: 24, testPerClass: 4 },
+      unlabeled: { k: 1 },
+    },
+  });
+  const r = await selfTrain(cfg, { rounds: 1, log: () => undefined });
+  assert.equal(r.status, 'completed');
+  const src = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).init.source;
+  assert.equal(src(r.base), src(r.rounds[0].run), 'one pre-training run for both');
+  assert.equal(fs.readdirSync(path.join(r.dir, 'pretrain')).length, 1);
 });

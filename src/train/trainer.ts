@@ -153,6 +153,15 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
   }
 }
 
+/**
+ * Self-supervised pre-training (S1 §4): `train` with `pretrain.method` (default 'rotation'); the run's one
+ * stage is the pretext task and its metrics the kNN monitor.
+ */
+export async function pretrain(config: TrainConfigInput, opts: TrainOptions = {}): Promise<TrainResult> {
+  const method = config.pretrain?.method && config.pretrain.method !== 'none' ? config.pretrain.method : 'rotation';
+  return train({ ...config, pretrain: { ...config.pretrain, method } }, opts);
+}
+
 function logFor(cfg: TrainConfig, opts: TrainOptions): (line: string) => void {
   return opts.log ?? (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
 }
