@@ -225,6 +225,11 @@ test('pretrain (rotation, MoCo) → fine-tune through the CLI on tiny data', asy
     if (method === 'rotation') assert.ok(typeof epoch[1].plan.rotationTestAcc === 'number');
     else assert.ok(epoch[0].plan.queue >= 8 && epoch[0].plan.bnGroups >= 2);
 
+    // eval / predict / pseudo-label need a classifier: a pre-training run says so.
+    const ev = await runCli(['eval', '--run', dir]);
+    assert.equal(ev.code, 1);
+    assert.match(ev.stderr, /is a pre-training run .* fine-tune from it with --set model\.initFrom=/);
+
     const ft = await runCli([
       'train',
       ...sets,

@@ -49,6 +49,13 @@ export function loadRunModel(dir: string, which: RunCheckpoint = 'final'): Loade
   const run = RunDir.open(dir);
   const info = run.readRun();
   const config = resolveConfig(info.config, `${run.file('run.json')}: config`);
+  if (config.pretrain.method !== 'none') {
+    throw new Error(
+      `${run.dir} is a pre-training run (pretrain.method: ${config.pretrain.method}): it has no classifier for the ` +
+        `data set's classes (its kNN accuracy is in final-metrics.json); fine-tune from it with ` +
+        `--set model.initFrom=${run.dir}`,
+    );
+  }
   const store = run.checkpoints;
   const state = run.readState();
   if (!state) throw new Error(`${run.dir}: the run has no checkpoint yet`);

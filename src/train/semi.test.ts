@@ -172,6 +172,9 @@ test('pseudo-labels: the file round-trips, the threshold drops what it should, c
     'class counts include the pseudo-labels',
   );
   assert.equal(runC.data.pseudoLabels.sha256, back.sha256);
+  // Shot groups stay those of the labeled counts.
+  const fm = JSON.parse(fs.readFileSync(path.join(concat.runDir, 'final-metrics.json'), 'utf8'));
+  assert.deepEqual(fm.final.perClass.trainCounts, runC.data.labeledCounts);
   assert.equal(runC.data.pseudoLabels.kept, kept.length);
 
   const stream = await train(

@@ -325,7 +325,8 @@ function assemble(
   const evaluate = (split: EvalSplit) => {
     const set = splitSet(split);
     return set
-      ? evaluateModel(model, set, pipes.test, { numClasses: data.numClasses, trainCounts: data.clsNumList })
+      ? // Shot groups by the labeled images per class (pseudo-labels do not move a class between groups).
+        evaluateModel(model, set, pipes.test, { numClasses: data.numClasses, trainCounts: data.labeledCounts })
       : null;
   };
   // train.batchSize is the global batch: each process takes its share of every epoch and of every batch.
