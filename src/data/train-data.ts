@@ -191,6 +191,12 @@ function withPseudoLabels(d: DataSettings, data: TrainData): TrainData {
     );
   }
   const kept = keptIndices(pl);
+  if (kept.length === 0) {
+    throw new ConfigError(
+      `${key}: ${file} keeps none of its ${pl.labels.length} pseudo-labels at threshold ${pl.threshold}; ` +
+        `make them again with a lower --threshold`,
+    );
+  }
   const perClass = keptPerClass(pl.labels, kept, data.numClasses);
   const pseudoSet = subsetOf(data.pool.images, kept, pl.labels);
   const clsNumList = data.labeledCounts.map((n, c) => n + perClass[c]);
