@@ -27,6 +27,22 @@ const processIO: CliIO = {
 let io: CliIO = processIO;
 const out = (s: string) => io.stdout(s + '\n');
 
+/** How a command takes a training configuration: a file or preset, and dotted overrides. */
+const CONFIG_OPTIONS: CommandSpec['options'] = [
+  { name: 'config', type: 'string', help: 'config file (JSON/YAML) or preset name', metavar: 'FILE' },
+  { name: 'set', type: 'string', repeat: true, help: 'override a dotted key (repeatable)', metavar: 'K=V' },
+];
+
+/** The options of a command that trains one run (train, pretrain). */
+const RUN_OPTIONS: CommandSpec['options'] = [
+  ...CONFIG_OPTIONS,
+  { name: 'name', type: 'string', help: 'run name (folder under outDir)' },
+  { name: 'resume', type: 'boolean', help: 'continue the named run with its own configuration' },
+  { name: 'overwrite', type: 'boolean', help: 'replace an existing run of the same name' },
+  { name: 'print-config', type: 'boolean', help: 'print the resolved config and exit' },
+  { name: 'json', type: 'boolean', help: 'print the result as JSON' },
+];
+
 command(
   {
     name: 'train',
@@ -42,15 +58,7 @@ command(
       'Ctrl-C stops after the current step; the last checkpoint stays. Paths may start with ~.\n' +
       'Semi-supervised: data.unlabeled.* gives the run an unlabeled pool (pool.json); recipes with mean-teacher,\n' +
       'vat or fixmatch train on it, and data.unlabeled.pseudoLabels=<base run> trains on labeled ∪ pseudo-labeled.',
-    options: [
-      { name: 'config', type: 'string', help: 'config file (JSON/YAML) or preset name', metavar: 'FILE' },
-      { name: 'set', type: 'string', repeat: true, help: 'override a dotted key (repeatable)', metavar: 'K=V' },
-      { name: 'name', type: 'string', help: 'run name (folder under outDir)' },
-      { name: 'resume', type: 'boolean', help: 'continue the named run with its own configuration' },
-      { name: 'overwrite', type: 'boolean', help: 'replace an existing run of the same name' },
-      { name: 'print-config', type: 'boolean', help: 'print the resolved config and exit' },
-      { name: 'json', type: 'boolean', help: 'print the result as JSON' },
-    ],
+    options: [...RUN_OPTIONS],
     examples: [
       'ltkit train --config fmnist-lt --set method.recipe=mfw+drw --name fmnist-mfw',
       'ltkit train --config cifar10-lt-exp100-ldam+drw --set data.root=~/data/cifar10',
@@ -75,16 +83,7 @@ command(
       "images from the labeled training features; its top-1 and many/medium/few are the run's metrics\n" +
       '(rotation also logs rotationTestAcc). The result is an ordinary run directory (resumable). Fine-tune\n' +
       'from it with --set model.initFrom=runs/NAME, or let a recipe do both: method.recipe=ssp-rotation+ldam+drw.',
-    options: [
-      { name: 'method', type: 'string', help: 'pretext task: rotation (default) or moco' },
-      { name: 'config', type: 'string', help: 'config file (JSON/YAML) or preset name', metavar: 'FILE' },
-      { name: 'set', type: 'string', repeat: true, help: 'override a dotted key (repeatable)', metavar: 'K=V' },
-      { name: 'name', type: 'string', help: 'run name (folder under outDir)' },
-      { name: 'resume', type: 'boolean', help: 'continue the named run with its own configuration' },
-      { name: 'overwrite', type: 'boolean', help: 'replace an existing run of the same name' },
-      { name: 'print-config', type: 'boolean', help: 'print the resolved config and exit' },
-      { name: 'json', type: 'boolean', help: 'print the result as JSON' },
-    ],
+    options: [{ name: 'method', type: 'string', help: 'pretext task: rotation (default) or moco' }, ...RUN_OPTIONS],
     examples: [
       'ltkit pretrain --config fmnist-lt --set train.epochs=80 --name rot',
       'ltkit pretrain --method moco --config fmnist-lt --name moco',
@@ -189,8 +188,7 @@ command(
       'records the chain. Run the same command again to continue: finished parts are reused, an unfinished run\n' +
       'resumes from its last checkpoint, and a changed configuration is refused.',
     options: [
-      { name: 'config', type: 'string', help: 'config file (JSON/YAML) or preset name', metavar: 'FILE' },
-      { name: 'set', type: 'string', repeat: true, help: 'override a dotted key (repeatable)', metavar: 'K=V' },
+      ...CONFIG_OPTIONS,
       { name: 'name', type: 'string', help: 'the chain folder under outDir' },
       { name: 'base-recipe', type: 'string', help: "the base model's recipe (default: the config's)" },
       { name: 'rounds', type: 'number', help: 'pseudo-label and retrain rounds', default: 1 },

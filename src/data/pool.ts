@@ -189,12 +189,14 @@ export function catalogPool(u: UnlabeledSettings, p: CatalogPoolInput): RunPool 
   };
 }
 
-/** The user's own unlabeled images, all of them, in file order (k, ρU and relevance do not apply). */
-export function ownImagesPool(u: UnlabeledSettings, imageShape: number[]): RunPool {
-  const set = resolveImageSource(u.images as string, {
-    expect: imageShape as [number, number, number],
-    key: `${KEY}.images`,
-  });
+/**
+ * A pool that is a whole image set, relevant and in order (own images, a generated set): its labels are kept
+ * as true labels for evaluation only.
+ */
+function wholeSetPool(
+  set: InMemoryDataset,
+  m: { from: string; k: number | null; rhoU: number | null; requestedPerClass: number[] | null },
+): RunPool {
   const n = set.targets.length;
   const indices = Array.from({ length: n }, (_, i) => i);
   const source = new Array<number>(n).fill(0);
@@ -203,21 +205,28 @@ export function ownImagesPool(u: UnlabeledSettings, imageShape: number[]): RunPo
     trueTargets: Int32Array.from(set.targets),
     manifest: {
       format: 1,
-      hash: poolHash({ from: u.images as string, indices, source, bytes: set.images }),
+      hash: poolHash({ from: m.from, indices, source, bytes: set.images }),
       total: n,
       relevantTotal: n,
       outOfTaskTotal: 0,
-      k: null,
-      rhoU: null,
+      k: m.k,
+      rhoU: m.rhoU,
       relevance: 1,
-      relevantFrom: u.images as string,
+      relevantFrom: m.from,
       outOfTaskFrom: null,
-      requestedPerClass: null,
-      perClass: null,
+      requestedPerClass: m.requestedPerClass,
+      perClass: m.requestedPerClass,
       indices,
       source,
     },
   };
+}
+
+/** The user's own unlabeled images, all of them, in file order (k, ρU and relevance do not apply). */
+export function ownImagesPool(u: UnlabeledSettings, imageShape: number[]): RunPool {
+  const from = u.images as string;
+  const set = resolveImageSource(from, { expect: imageShape as [number, number, number], key: `${KEY}.images` });
+  return wholeSetPool(set, { from, k: null, rhoU: null, requestedPerClass: null });
 }
 
 /**
@@ -230,28 +239,5 @@ export function generatedPool(
 ): RunPool {
   const total = Math.floor(u.k * o.labeledSize);
   const requested = unlabeledCounts({ total, numClasses: o.numClasses, rhoU: u.rhoU });
-  const set = o.make(requested);
-  const n = set.targets.length;
-  const indices = Array.from({ length: n }, (_, i) => i);
-  const source = new Array<number>(n).fill(0);
-  return {
-    images: { images: set.images, shape: set.shape, targets: new Int32Array(n).fill(-1) },
-    trueTargets: Int32Array.from(set.targets),
-    manifest: {
-      format: 1,
-      hash: poolHash({ from: o.from, indices, source, bytes: set.images }),
-      total: n,
-      relevantTotal: n,
-      outOfTaskTotal: 0,
-      k: u.k,
-      rhoU: u.rhoU,
-      relevance: 1,
-      relevantFrom: o.from,
-      outOfTaskFrom: null,
-      requestedPerClass: requested,
-      perClass: requested,
-      indices,
-      source,
-    },
-  };
+  return wholeSetPool(o.make(requested), { from: o.from, k: u.k, rhoU: u.rhoU, requestedPerClass: requested });
 }

@@ -117,6 +117,21 @@ function sgd(cfg: TrainConfig, params: Tensor[]): SGD {
   });
 }
 
+/** What every pretext stage shares: the run's schedule, the kNN cadence, no best-epoch selection. */
+function pretextStage(
+  cfg: TrainConfig,
+  s: Pick<TrainingStage, 'name' | 'optimizer' | 'task' | 'dispose' | 'extraState' | 'loadExtraState'>,
+): TrainingStage {
+  return {
+    epochs: cfg.train.epochs,
+    lrAt: (epoch, step, steps) => learningRate(cfg, epoch, step, steps),
+    maxStepsPerEpoch: cfg.train.maxStepsPerEpoch,
+    evalEvery: cfg.pretrain.knn.every,
+    selectBest: false,
+    ...s,
+  };
+}
+
 const isEvalEpoch = (cfg: TrainConfig, e: EpochContext) =>
   (e.epoch + 1) % cfg.pretrain.knn.every === 0 || e.epoch === e.epochs - 1;
 
@@ -134,14 +149,9 @@ const rotation: Pretext = {
       seed: cfg.seed,
       shard: { rank: ctx.rank, worldSize: ctx.worldSize },
     });
-    return {
+    return pretextStage(cfg, {
       name: 'rotation',
-      epochs: cfg.train.epochs,
       optimizer,
-      lrAt: (epoch, step, steps) => learningRate(cfg, epoch, step, steps),
-      maxStepsPerEpoch: cfg.train.maxStepsPerEpoch,
-      evalEvery: cfg.pretrain.knn.every,
-      selectBest: false,
       task: {
         batches: loader,
         beginEpoch: () => void model.train(),
@@ -161,7 +171,7 @@ const rotation: Pretext = {
         evaluate: (split) => knnEvaluate(env, split),
       },
       dispose: () => optimizer.dispose(),
-    };
+    });
   },
 };
 
@@ -216,14 +226,9 @@ const moco: Pretext = {
       if (missing.length) throw new Error(`MoCo: the checkpoint lacks ${p}${missing[0]}`);
       m.loadStateDict(own);
     };
-    return {
+    return pretextStage(cfg, {
       name: 'moco',
-      epochs: cfg.train.epochs,
       optimizer,
-      lrAt: (epoch, step, steps) => learningRate(cfg, epoch, step, steps),
-      maxStepsPerEpoch: cfg.train.maxStepsPerEpoch,
-      evalEvery: cfg.pretrain.knn.every,
-      selectBest: false,
       task: {
         batches: loader,
         beginEpoch: () => {
@@ -270,7 +275,7 @@ const moco: Pretext = {
         keyModel.dispose();
         keyHidden.dispose();
       },
-    };
+    });
   },
 };
 

@@ -13,7 +13,7 @@ import { headline } from '../eval/headline';
 import { buildTrainData, TrainData, ImageSet } from '../data/train-data';
 import { DataLoader, InMemorySource, EpochSampler } from '../data/loader';
 import { parseRecipe, buildPlan, describeRecipe } from '../methods';
-import type { StageEnv, StageFactory, UnlabeledTerm, ViewKind } from '../methods';
+import type { MethodPlan, StageEnv, StageFactory, UnlabeledTerm, ViewKind } from '../methods';
 import { InstanceSampler } from '../data/samplers';
 import type { Criterion } from '../losses';
 import type { Tensor } from '../engine';
@@ -177,24 +177,24 @@ async function startingEncoder(
   opts: TrainOptions,
   log: (l: string) => void,
 ): Promise<string | TrainResult | null> {
-  const plan = buildPlan(parseRecipe(cfg.method.recipe), { settings: cfg, clsNumList: [1], numClasses: 1 });
-  if (plan.pretrain && cfg.model.initFrom) {
-    throw new ConfigError(
-      `model.initFrom and the recipe's ssp-${plan.pretrain} both choose the starting encoder; keep one`,
-    );
+  // Only the recipe's pretrain-slot component is built: it needs no class counts.
+  const pretrainSlot = parseRecipe(cfg.method.recipe).bySlot.get('pretrain');
+  const method = pretrainSlot?.build({ settings: cfg, clsNumList: [], numClasses: 0 }).pretrain ?? null;
+  if (method && cfg.model.initFrom) {
+    throw new ConfigError(`model.initFrom and the recipe's ssp-${method} both choose the starting encoder; keep one`);
   }
-  if (plan.pretrain && cfg.pretrain.method !== 'none') {
-    throw new ConfigError(`pretrain.method: a pre-training run cannot itself start from ssp-${plan.pretrain}`);
+  if (method && cfg.pretrain.method !== 'none') {
+    throw new ConfigError(`pretrain.method: a pre-training run cannot itself start from ssp-${method}`);
   }
-  if (!plan.pretrain) return cfg.model.initFrom ?? null;
-  const p = pretrainingConfig(cfg, plan.pretrain);
+  if (!method) return cfg.model.initFrom ?? null;
+  const p = pretrainingConfig(cfg, method);
   const dir = path.join(p.outDir, p.name as string);
   const exists = fs.existsSync(path.join(dir, 'run.json'));
   if (exists && RunDir.open(dir).readRun().status === 'completed') {
-    log(`[ltkit] ssp-${plan.pretrain}: reusing the finished pre-training run ${dir}`);
+    log(`[ltkit] ssp-${method}: reusing the finished pre-training run ${dir}`);
     return dir;
   }
-  log(`[ltkit] ssp-${plan.pretrain}: ${exists ? 'resuming' : 'starting'} the pre-training run ${dir}`);
+  log(`[ltkit] ssp-${method}: ${exists ? 'resuming' : 'starting'} the pre-training run ${dir}`);
   const r = await train(p, { resume: exists, log, hooks: opts.hooks, stopAfterEpochs: opts.stopAfterEpochs });
   return r.status === 'completed' ? dir : r;
 }
@@ -356,12 +356,6 @@ function assemble(
     evaluate,
     log,
   };
-  const unlabeled = unlabeledStream(cfg, data, input, ctx, {
-    model,
-    numClasses: data.numClasses,
-    cloneModel: () =>
-      buildModel(cfg, plan.normedLinear, { numClasses: data.numClasses, inChannels: input.imageShape[2], ctx }),
-  });
   if (cfg.pretrain.method !== 'none') {
     // A pre-training run: its one stage is the pretext task (the recipe does not apply).
     if (cfg.method.recipe !== 'ce') {
@@ -382,6 +376,12 @@ function assemble(
     const stage: StageFactory = { name: task.name, build: () => task.stage(penv) };
     return { cfg, run, data, model, factories: [stage], env, evaluate, log, initReport };
   }
+  const unlabeled = unlabeledStream(cfg, plan, data, input, ctx, {
+    model,
+    numClasses: data.numClasses,
+    cloneModel: () =>
+      buildModel(cfg, plan.normedLinear, { numClasses: data.numClasses, inChannels: input.imageShape[2], ctx }),
+  });
   const main: StageFactory = {
     name: 'train',
     build: () => {
@@ -410,20 +410,16 @@ function assemble(
  */
 function unlabeledStream(
   cfg: TrainConfig,
+  plan: MethodPlan,
   data: TrainData,
   input: InputSpec,
   ctx: ExecContext,
   env: { model: ClassifierModel; numClasses: number; cloneModel(): ClassifierModel },
 ): { loader: DataLoader<Tensor[]>; terms(criterion: Criterion): UnlabeledTerm[] } | null {
-  const plan = buildPlan(parseRecipe(cfg.method.recipe), {
-    settings: cfg,
-    clsNumList: data.clsNumList,
-    numClasses: data.numClasses,
-  });
   const method = plan.unlabeled;
   const u = cfg.data.unlabeled;
   if (method && !data.pool) {
-    const name = parseRecipe(cfg.method.recipe).bySlot.get('unlabeled')?.name;
+    const name = plan.recipe.bySlot.get('unlabeled')?.name;
     throw new ConfigError(
       `method.recipe '${cfg.method.recipe}': '${name}' trains on unlabeled images; set data.unlabeled ` +
         `(e.g. --set data.unlabeled.k=5 for DU@5× from the held-out images)`,
