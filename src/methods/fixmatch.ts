@@ -53,14 +53,14 @@ register({
           let seen = 0;
           return {
             name: 'fixmatch',
+            // Labeled, weak and strong images in one forward pass (the authors' interleave, USB's use_cat);
+            // the weak view's logits only make targets.
+            joint: [0, 1],
             loss(u) {
-              const { target, mask } = fixmatchTargets(
-                noGrad(() => u.model.forward(u.views[0])),
-                o,
-              );
+              const { target, mask } = fixmatchTargets(u.logits[0].detach(), o);
               masked += mask.sum().item();
               seen += mask.shape[0];
-              return fixmatchLoss(u.model.forward(u.views[1]), target, mask).mul(o.weight);
+              return fixmatchLoss(u.logits[1], target, mask).mul(o.weight);
             },
             endEpoch() {
               const r = { fixmatchMaskRate: seen > 0 ? masked / seen : null };

@@ -68,10 +68,13 @@ register({
           teacher.train();
           return {
             name: 'consistency',
+            // The student's view goes through the model with the labeled batch (one batch per step, as in
+            // the authors' code, whose batches hold labeled and unlabeled images together).
+            joint: [0],
             loss(u) {
               const t = (u.epoch + u.step / Math.max(1, u.steps)) / Math.max(1, u.epochs);
               const w = o.weight * sigmoidRampup(t, o.rampup);
-              const student = u.model.forward(u.views[0]);
+              const student = u.logits[0];
               const target = noGrad(() => teacher.forward(u.views[1]));
               return softmaxMse(student, target).mul(w);
             },

@@ -116,6 +116,11 @@ export interface UnlabeledStep {
    * never handed to training).
    */
   targets: Tensor;
+  /**
+   * The model's logits of the views the term lists in `joint` (in that order), from the step's one training
+   * forward pass of the labeled batch and those views together.
+   */
+  logits: Tensor[];
   epoch: number;
   epochs: number;
   step: number;
@@ -127,6 +132,13 @@ export interface UnlabeledStep {
 export interface UnlabeledTerm {
   /** The term's name in the logs (e.g. 'consistency'). */
   name: string;
+  /**
+   * Views (indices into the contribution's `views`) the model forwards with gradient in one pass with the
+   * labeled batch, rows concatenated (FixMatch's interleaving, USB's use_cat). BatchNorm then normalizes
+   * one batch per step in training and its running statistics describe that batch, as at evaluation; a
+   * term that forwards the model itself must leave the running statistics as they were (VAT).
+   */
+  joint?: number[];
   loss(u: UnlabeledStep): Tensor;
   /** After the optimizer step (the EMA teacher). */
   afterStep?(u: { epoch: number; step: number; steps: number }): void;

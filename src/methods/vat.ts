@@ -7,7 +7,7 @@
 //   r_adv = ε · g / ‖g‖;  loss = KL(p ‖ softmax(f(x + r_adv))),
 // ‖·‖ the L2 norm of each image's perturbation (+1e-6, as USB's vat.py `l2_normalize` divides), the KL
 // a batch mean (F.kl_div(..., reduction='batchmean')). BatchNorm running statistics are put back as they
-// were before the perturbed passes, after the step (USB freezes them around VAT's extra forwards). Defaults ξ = 1e-6 and ε = 6
+// were before VAT's passes, after the step (USB freezes them around VAT's unlabeled forwards). Defaults ξ = 1e-6 and ε = 6
 // are USB's (vat_eps 6, xi 1e-6) and Oliver et al.'s CIFAR-10 setting; weight 0.3 is USB's ulb_loss_ratio.
 import { z } from 'zod';
 import { Tensor, noGrad, tidy, grad, keep, dispose } from '../engine';
@@ -67,17 +67,19 @@ export function vatPerturbation(
 }
 
 /**
- * VAT's loss on a batch: KL(p ‖ softmax(f(x + r_adv))) with p = softmax(f(x)) fixed. The perturbed passes
- * move BatchNorm statistics; `restore` (call it after the backward pass) puts back those of before them.
+ * VAT's loss on a batch: KL(p ‖ softmax(f(x + r_adv))) with p = softmax(f(x)) fixed. Its passes move
+ * BatchNorm statistics; `restore` (call it after the backward pass) puts back those of before them.
  */
 export function vatLoss(
   model: ClassifierModel,
   x: Tensor,
   o: { xi: number; eps: number },
 ): { loss: Tensor; restore(): void } {
-  const p = noGrad(() => model.forward(x).softmax(1));
+  // All of VAT's passes leave BatchNorm's running statistics as they were (USB's freeze_bn around them):
+  // they describe the labeled batches only, which the evaluation sees.
   const restore = saveStats(model);
   try {
+    const p = noGrad(() => model.forward(x).softmax(1));
     const r = vatPerturbation((z) => model.forward(z), x, p, randnLike(x), o);
     return { loss: klFromProbs(p, model.forward(x.add(r))), restore };
   } catch (e) {

@@ -112,31 +112,44 @@ export class ClassificationTask implements Task<Item> {
   }
 
   step(item: Item, e: EpochContext): StepOutput {
-    const b = isPaired(item) ? item.labeled : item;
-    const out = this.labeledStep(b, e);
-    if (isPaired(item)) {
-      this.lastStep = item.step;
-      const u = item.unlabeled;
-      for (const t of this.terms) {
-        if (t.name in out.losses) throw new Error(`loss term '${t.name}' is computed twice`);
-        out.losses[t.name] = t.loss({
-          model: this.o.model,
-          views: u.x,
-          targets: u.y,
-          epoch: e.epoch,
-          epochs: e.epochs,
-          step: item.step,
-          steps: e.steps,
-          rng: e.rng,
-        });
+    if (!isPaired(item)) return this.labeledStep(item, e, []).out;
+    this.lastStep = item.step;
+    const u = item.unlabeled;
+    // The views the terms forward with gradient go through the model with the labeled batch, once each.
+    const position = new Map<number, number>();
+    for (const t of this.terms)
+      for (const v of t.joint ?? []) {
+        if (v < 0 || v >= u.x.length) throw new Error(`loss term '${t.name}' asks for view ${v} of ${u.x.length}`);
+        if (!position.has(v)) position.set(v, position.size);
       }
+    const extra = [...position.keys()].map((v) => u.x[v]);
+    const { out, extraLogits } = this.labeledStep(item.labeled, e, extra);
+    for (const t of this.terms) {
+      if (t.name in out.losses) throw new Error(`loss term '${t.name}' is computed twice`);
+      out.losses[t.name] = t.loss({
+        model: this.o.model,
+        views: u.x,
+        targets: u.y,
+        logits: (t.joint ?? []).map((v) => extraLogits[position.get(v) as number]),
+        epoch: e.epoch,
+        epochs: e.epochs,
+        step: item.step,
+        steps: e.steps,
+        rng: e.rng,
+      });
     }
     return out;
   }
 
-  private labeledStep(b: Batch, e: EpochContext): StepOutput {
+  /**
+   * The labeled batch's loss, forwarded together with `extra` batches (unlabeled views) when there are any:
+   * their rows follow the labeled ones, the feature hook (MFW, mixup) transforms only the labeled rows, and
+   * their logits come back in order.
+   */
+  private labeledStep(b: Batch, e: EpochContext, extra: Tensor[]): { out: StepOutput; extraLogits: Tensor[] } {
     const { model, plan, criterion } = this.o;
     this.tally.add(b.indices);
+    const B = b.indices.length;
     let ctx: HookContext | null = null;
     let hook;
     if (plan.features) {
@@ -144,12 +157,24 @@ export class ClassificationTask implements Task<Item> {
       const targetsArray = Int32Array.from(b.indices, (i) => this.targets[i]);
       const c: HookContext = { targets: b.y, targetsArray, clsNumList: this.o.clsNumList, rng: e.rng, labelMix: null };
       ctx = c;
-      hook = { stage: h.stage(e.rng), fn: (z: Tensor) => h.apply(z, c) };
+      const fn =
+        extra.length === 0
+          ? (z: Tensor) => h.apply(z, c)
+          : (z: Tensor) => cat([h.apply(z.narrow(0, 0, B), c), z.narrow(0, B, z.shape[0] - B)], { dim: 0 });
+      hook = { stage: h.stage(e.rng), fn };
     }
-    const { logits } = model.forwardFeatures(b.x, { hook }); // [B, C]
+    const x = extra.length === 0 ? b.x : cat([b.x, ...extra], { dim: 0 });
+    const { logits: all } = model.forwardFeatures(x, { hook }); // [B + Σ extra, C]
+    const logits = extra.length === 0 ? all : all.narrow(0, 0, B);
+    const extraLogits: Tensor[] = [];
+    let at = B;
+    for (const t of extra) {
+      extraLogits.push(all.narrow(0, at, t.shape[0]));
+      at += t.shape[0];
+    }
     const loss = batchLoss(criterion, logits, b.y, ctx);
     const correct = logits.argmax({ dim: 1 }).eq(b.y).sum().item();
-    return { losses: { [plan.lossName]: loss }, size: b.indices.length, correct };
+    return { out: { losses: { [plan.lossName]: loss }, size: B, correct }, extraLogits };
   }
 
   evaluate(split: EvalSplit): ClassificationSummary | null {

@@ -453,7 +453,8 @@ function unlabeledStream(
             {
               // ω · L(D_U): the run's own criterion (its class weights and margins) on the pseudo-labels.
               name: 'pseudo',
-              loss: (s) => criterion(s.model.forward(s.views[0]), s.targets).mul(weight),
+              joint: [0],
+              loss: (s) => criterion(s.logits[0], s.targets).mul(weight),
             },
           ],
   };
