@@ -89,6 +89,15 @@ if [ ! -e "$stamp" ] || [ package.json -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# ------------------------------------------------------------- chromium
+# The report test renders an HTML report in headless Chromium (driven by puppeteer-core, which downloads
+# nothing); Debian's package is the browser.
+if ! command -v chromium >/dev/null; then
+  if can_apt; then apt_install chromium
+  else say "note: no chromium; the report browser test will be skipped (apt-get install chromium)"
+  fi
+fi
+
 # ----------------------------------------------------------- native addon
 addon=native/build/Release/ltkit.node
 need_build=0
