@@ -5,6 +5,8 @@
 // Formulas of the authors' PyTorch code (CuriousAI/mean-teacher, pytorch/main.py and mean_teacher/ramps.py):
 //   EMA after every optimizer step g (0-based): a = min(1 − 1/(g + 1), α); θ'_t ← a·θ'_t + (1 − a)·θ_s
 //     (parameters only; the teacher's BatchNorm statistics come from its own forward passes in train mode);
+//   the student's pass over the unlabeled views is its own, and leaves its running statistics as they were
+//   (the classification task puts them back, as USB's meanteacher freezes BatchNorm around that pass);
 //   consistency = w(t) · mean over batch and classes of (softmax(student) − softmax(teacher))²
 //     (softmax_mse_loss summed over classes / C, then / batch size, as main.py divides it);
 //   w(t) = w_max · exp(−5 (1 − min(1, t / T))²), the sigmoid ramp-up, t in epochs.
@@ -68,13 +70,10 @@ register({
           teacher.train();
           return {
             name: 'consistency',
-            // The student's view goes through the model with the labeled batch (one batch per step, as in
-            // the authors' code, whose batches hold labeled and unlabeled images together).
-            joint: [0],
             loss(u) {
               const t = (u.epoch + u.step / Math.max(1, u.steps)) / Math.max(1, u.epochs);
               const w = o.weight * sigmoidRampup(t, o.rampup);
-              const student = u.logits[0];
+              const student = u.model.forward(u.views[0]);
               const target = noGrad(() => teacher.forward(u.views[1]));
               return softmaxMse(student, target).mul(w);
             },

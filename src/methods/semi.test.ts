@@ -1,6 +1,6 @@
 // The unlabeled-data methods against PyTorch (fixtures/semi/gen_semi.py): Mean Teacher's EMA update, ramp-up
 // and softmax consistency; VAT's adversarial perturbation and loss; FixMatch's mask and loss on a hand-made
-// batch; VAT's BatchNorm statistics put back after its extra passes.
+// batch; running statistics put back after extra train-mode passes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -10,7 +10,8 @@ import { copy_ } from '../engine/ops.generated';
 import { Linear } from '../nn/layers';
 import { emaDecay, sigmoidRampup, softmaxMse } from './mean-teacher';
 import { emaUpdate, copyWeights } from '../nn/ema';
-import { vatPerturbation, klFromProbs, saveStats } from './vat';
+import { vatPerturbation, klFromProbs } from './vat';
+import { saveRunningStats } from '../nn/running-stats';
 import { fixmatchTargets, fixmatchLoss } from './fixmatch';
 import * as models from '../models';
 import { settledMemory } from '../engine/test-support';
@@ -105,7 +106,7 @@ test('VAT: one power iteration gives PyTorch’s r_adv and loss', () => {
   }
 });
 
-test('VAT: BatchNorm statistics moved by the perturbed passes are put back', () => {
+test('running statistics moved by extra train-mode passes are put back', () => {
   const model = models.create('resnet8', { numClasses: 3, inChannels: 1 });
   try {
     model.train();
@@ -116,7 +117,7 @@ test('VAT: BatchNorm statistics moved by the perturbed passes are put back', () 
       ),
     );
     const before = model.buffers().map((b) => values(b.toDtype('float32')));
-    const restore = saveStats(model);
+    const restore = saveRunningStats(model);
     noGrad(() => tidy(() => void model.forward(x.mul(3))));
     const moved = model.buffers().some((b, i) => values(b.toDtype('float32')).some((v, k) => v !== before[i][k]));
     assert.ok(moved, 'a train-mode pass moves the running statistics');

@@ -134,9 +134,10 @@ export interface UnlabeledTerm {
   name: string;
   /**
    * Views (indices into the contribution's `views`) the model forwards with gradient in one pass with the
-   * labeled batch, rows concatenated (FixMatch's interleaving, USB's use_cat). BatchNorm then normalizes
-   * one batch per step in training and its running statistics describe that batch, as at evaluation; a
-   * term that forwards the model itself must leave the running statistics as they were (VAT).
+   * labeled batch, rows concatenated (FixMatch's interleaving, USB's use_cat): BatchNorm normalizes them as
+   * one batch and its running statistics follow that batch. Passes a term makes itself (`model.forward` in
+   * `loss`) leave the running statistics as they were: the task puts them back after the step (USB's
+   * freeze_bn), so they describe the batches the labeled loss trains on.
    */
   joint?: number[];
   loss(u: UnlabeledStep): Tensor;

@@ -6,12 +6,12 @@
 //   d ~ N(0, I);  d ← ξ · d / ‖d‖;  D(d) = KL(p ‖ softmax(f(x + d)));  g = ∂D/∂d;
 //   r_adv = ε · g / ‖g‖;  loss = KL(p ‖ softmax(f(x + r_adv))),
 // ‖·‖ the L2 norm of each image's perturbation (+1e-6, as USB's vat.py `l2_normalize` divides), the KL
-// a batch mean (F.kl_div(..., reduction='batchmean')). BatchNorm running statistics are put back as they
-// were before VAT's passes, after the step (USB freezes them around VAT's unlabeled forwards). Defaults ξ = 1e-6 and ε = 6
+// a batch mean (F.kl_div(..., reduction='batchmean')). Its passes leave BatchNorm's running statistics as they
+// were (the classification task puts them back, as USB freezes them around VAT's unlabeled forwards). Defaults ξ = 1e-6 and ε = 6
 // are USB's (vat_eps 6, xi 1e-6) and Oliver et al.'s CIFAR-10 setting; weight 0.3 is USB's ulb_loss_ratio.
 import { z } from 'zod';
-import { Tensor, noGrad, tidy, grad, keep, dispose } from '../engine';
-import { copy_, randnLike } from '../engine/ops.generated';
+import { Tensor, noGrad, tidy, grad } from '../engine';
+import { randnLike } from '../engine/ops.generated';
 import type { ClassifierModel } from '../models';
 import { register, methodOptions } from './registry';
 
@@ -34,19 +34,6 @@ export function klFromProbs(p: Tensor, logits: Tensor): Tensor {
 }
 
 /**
- * Saves every buffer (BatchNorm running statistics) of `model`; the returned function puts them back. It must
- * run after the step's backward pass: the batch-norm graph still holds the buffers' versions until then.
- */
-export function saveStats(model: ClassifierModel): () => void {
-  const buffers = model.buffers();
-  const saved = noGrad(() => buffers.map((b) => keep(b.clone())));
-  return () => {
-    noGrad(() => buffers.forEach((b, i) => tidy(() => copy_(b, saved[i]))));
-    dispose(saved);
-  };
-}
-
-/**
  * The adversarial perturbation r_adv of one power iteration, from the starting direction `d0` (normally
  * N(0, I); tests pass a fixed one). `forward` maps a batch to logits; `p` is softmax(f(x)), fixed.
  */
@@ -66,26 +53,11 @@ export function vatPerturbation(
   });
 }
 
-/**
- * VAT's loss on a batch: KL(p ‖ softmax(f(x + r_adv))) with p = softmax(f(x)) fixed. Its passes move
- * BatchNorm statistics; `restore` (call it after the backward pass) puts back those of before them.
- */
-export function vatLoss(
-  model: ClassifierModel,
-  x: Tensor,
-  o: { xi: number; eps: number },
-): { loss: Tensor; restore(): void } {
-  // All of VAT's passes leave BatchNorm's running statistics as they were (USB's freeze_bn around them):
-  // they describe the labeled batches only, which the evaluation sees.
-  const restore = saveStats(model);
-  try {
-    const p = noGrad(() => model.forward(x).softmax(1));
-    const r = vatPerturbation((z) => model.forward(z), x, p, randnLike(x), o);
-    return { loss: klFromProbs(p, model.forward(x.add(r))), restore };
-  } catch (e) {
-    restore();
-    throw e;
-  }
+/** VAT's loss on a batch: KL(p ‖ softmax(f(x + r_adv))) with p = softmax(f(x)) fixed. */
+export function vatLoss(model: ClassifierModel, x: Tensor, o: { xi: number; eps: number }): Tensor {
+  const p = noGrad(() => model.forward(x).softmax(1));
+  const r = vatPerturbation((z) => model.forward(z), x, p, randnLike(x), o);
+  return klFromProbs(p, model.forward(x.add(r)));
 }
 
 const options = {
@@ -109,21 +81,10 @@ register({
     return {
       unlabeled: {
         views: ['weak'],
-        create: () => {
-          let restore: (() => void) | null = null;
-          return {
-            name: 'vat',
-            loss(u) {
-              const r = vatLoss(u.model, u.views[0], o);
-              restore = r.restore;
-              return r.loss.mul(o.weight);
-            },
-            afterStep() {
-              restore?.();
-              restore = null;
-            },
-          };
-        },
+        create: () => ({
+          name: 'vat',
+          loss: (u) => vatLoss(u.model, u.views[0], o).mul(o.weight),
+        }),
       },
     };
   },

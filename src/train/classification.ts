@@ -14,6 +14,7 @@ import type { HookContext, UnlabeledTerm } from '../methods/types';
 import { ClassTally } from '../core/task';
 import type { BatchStream, EpochContext, EvalSplit, StepOutput, Task, TrainingStage } from '../core/task';
 import { SGD } from '../optim';
+import { saveRunningStats } from '../nn/running-stats';
 import { learningRate, ScheduleConfig } from '../optim/schedules';
 
 /**
@@ -84,6 +85,8 @@ export class ClassificationTask implements Task<Item> {
   private readonly tally: ClassTally;
   private readonly terms: UnlabeledTerm[];
   private lastStep = 0;
+  /** Puts back the BatchNorm running statistics the terms' own passes moved (after the step). */
+  private restoreStats: (() => void) | null = null;
 
   constructor(private readonly o: ClassificationTaskOptions) {
     this.terms = o.unlabeled?.terms ?? [];
@@ -108,6 +111,8 @@ export class ClassificationTask implements Task<Item> {
   }
 
   afterStep(e: EpochContext): void {
+    this.restoreStats?.();
+    this.restoreStats = null;
     for (const t of this.terms) t.afterStep?.({ epoch: e.epoch, step: this.lastStep, steps: e.steps });
   }
 
@@ -124,6 +129,8 @@ export class ClassificationTask implements Task<Item> {
       }
     const extra = [...position.keys()].map((v) => u.x[v]);
     const { out, extraLogits } = this.labeledStep(item.labeled, e, extra);
+    // The running statistics now describe the step's training batch; the terms' own passes must not move them.
+    this.restoreStats = saveRunningStats(this.o.model);
     for (const t of this.terms) {
       if (t.name in out.losses) throw new Error(`loss term '${t.name}' is computed twice`);
       out.losses[t.name] = t.loss({
