@@ -1,8 +1,10 @@
 // `ltkit data download` and `ltkit data inspect`.
 import * as fs from 'fs';
 import { download, formatProgress } from '../data/download';
-import { shotGroups, renderCountsSvg, imbalanceRatio } from '../data/longtail';
+import { shotGroups, imbalanceRatio } from '../data/longtail';
 import { catalogEntry, catalogCounts } from '../data/catalog';
+import { classCounts } from '../report/charts';
+import { renderSvg } from '../report/svg';
 
 export async function downloadCommand(name: string, root: string): Promise<void> {
   let last = 0;
@@ -20,10 +22,15 @@ export async function downloadCommand(name: string, root: string): Promise<void>
   process.stdout.write(`${name}: ready in ${dir}\n`);
 }
 
-export function inspectCommand(
-  dataset: string,
-  o: { rho: number; imb: string; svg?: string; imgMax?: number },
-): string {
+interface Inspection {
+  lines: string[];
+  counts: number[];
+  svgPath: string;
+  title: string;
+  logScale: boolean;
+}
+
+function inspect(dataset: string, o: { rho: number; imb: string; svg?: string; imgMax?: number }): Inspection {
   let entry;
   try {
     entry = catalogEntry(dataset);
@@ -45,10 +52,19 @@ export function inspectCommand(
     `many (>100): ${g.many.length} classes, medium (20-100): ${g.medium.length}, few (<20): ${g.few.length}`,
   ];
   const svgPath = o.svg ?? `${entry.name}-${o.imb}${o.rho}.svg`;
-  fs.writeFileSync(
-    svgPath,
-    renderCountsSvg(counts, { title: `${dataset} ${o.imb} rho=${o.rho}`, logScale: o.imb === 'exp' }),
-  );
-  lines.push(`chart: ${svgPath}`);
-  return lines.join('\n');
+  return { lines, counts, svgPath, title: `${dataset} ${o.imb} rho=${o.rho}`, logScale: o.imb === 'exp' };
+}
+
+/**
+ * `ltkit data inspect`: prints the per-class counts and shot groups of a long-tailed subset and writes the
+ * class-count chart (report/charts classCounts, rendered by Vega) as SVG.
+ */
+export async function inspectCommand(
+  dataset: string,
+  o: { rho: number; imb: string; svg?: string; imgMax?: number },
+): Promise<string> {
+  const r = inspect(dataset, o);
+  const names = r.counts.map((_, c) => String(c));
+  fs.writeFileSync(r.svgPath, await renderSvg(classCounts(r.counts, names, { title: r.title, logScale: r.logScale })));
+  return [...r.lines, `chart: ${r.svgPath}`].join('\n');
 }

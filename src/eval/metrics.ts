@@ -23,8 +23,18 @@
 //   `macroF1AllClasses` (every class, absent ones as 0) is reported alongside for strict comparisons.
 // - classification ratio(c) = predicted-as-c / truly-c (S2 Fig. 1: >1 means the classifier over-predicts
 //   c, as it does for major classes); null when class c has no test samples.
+// - calibration: expected calibration error (ECE) of Guo, Pleiss, Sun & Weinberger 2017, "On Calibration of
+//   Modern Neural Networks", §2 eq. (3). The confidence of a sample is its maximum softmax probability
+//   p = max_k softmax(z)_k (computed by libtorch in the logits' float type, float32 for half types), the
+//   prediction its top-1 class. The confidences fall into M = 15 equal-width bins (the paper's M, and the
+//   authors' gpleiss/temperature_scaling _ECELoss); bin b is (b/M, (b+1)/M], and the first bin also takes
+//   p = 0. ECE = Σ_b (n_b / N) · |acc_b − conf_b| with acc_b, conf_b the bin's accuracy and mean confidence;
+//   empty bins contribute nothing. Edges are b / M in float64 and the comparison is exact on the confidence
+//   as given, so a float32 softmax maximum sits exactly on an edge only at 1 (a saturated softmax → last
+//   bin). Per shot group, the ECE is taken over the test samples whose TRUE class is in the group, with the
+//   group's own M bins and N = the group's sample count; null for a group without test samples.
 import { Tensor, tidy, noGrad } from '../engine/tensor';
-import { topk } from '../engine/ops.generated';
+import { topk, softmax, amax } from '../engine/ops.generated';
 
 export interface MeterOptions {
   /** Training-set count per class (length numClasses), for the many / medium / few-shot split. */
@@ -33,6 +43,28 @@ export interface MeterOptions {
   manyThreshold?: number;
   /** Classes with fewer than this many training images are "few-shot" (default 20). */
   fewThreshold?: number;
+  /** Number of equal-width confidence bins for the calibration error (default 15, as Guo et al. 2017). */
+  calibrationBins?: number;
+}
+
+/** One reliability-diagram bin: confidences in (lo, hi] (the first bin also takes 0). */
+export interface CalibrationBin {
+  lo: number;
+  hi: number;
+  count: number;
+  /** Mean confidence of the bin's samples; null for an empty bin. */
+  confidence: number | null;
+  /** Top-1 accuracy of the bin's samples; null for an empty bin. */
+  accuracy: number | null;
+}
+
+export interface Calibration {
+  /** Expected calibration error over all samples; null before any sample (or when a batch had no confidences). */
+  ece: number | null;
+  /** The reliability diagram: M bins, in increasing confidence (empty when the ECE is unavailable). */
+  bins: CalibrationBin[];
+  /** ECE over the samples whose true class is in each shot group; null without training counts. */
+  byGroup: { many: number | null; medium: number | null; few: number | null } | null;
 }
 
 export interface ShotGroup {
@@ -67,6 +99,11 @@ export interface ClassificationSummary {
   };
   /** confusion[t][p] = number of samples of true class t predicted as p. */
   confusion: number[][];
+  /**
+   * Expected calibration error and reliability bins. Summaries stored by runs made before it existed lack
+   * this field: readers of stored summaries treat it as optional (`summary.calibration?.ece ?? null`).
+   */
+  calibration: Calibration;
 }
 
 function toIntArray(a: ArrayLike<number | bigint>): Int32Array {
@@ -76,6 +113,96 @@ function toIntArray(a: ArrayLike<number | bigint>): Int32Array {
 }
 
 const ratio = (num: number, den: number): number | null => (den > 0 ? num / den : null);
+
+/** Default number of confidence bins (Guo et al. 2017 use M = 15). */
+export const CALIBRATION_BINS = 15;
+
+/**
+ * The bin of confidence p among nBins equal-width bins (b/M, (b+1)/M], the first bin also taking 0. The
+ * edges are compared exactly (b / M in float64), so the result never depends on rounding of p · M.
+ */
+export function calibrationBin(p: number, nBins: number = CALIBRATION_BINS): number {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`calibration: confidence ${p} is not in [0, 1]`);
+  let b = Math.min(nBins - 1, Math.max(0, Math.ceil(p * nBins) - 1));
+  while (b > 0 && p <= b / nBins) b--;
+  while (b < nBins - 1 && p > (b + 1) / nBins) b++;
+  return b;
+}
+
+/** Per-bin sums of a set of (confidence, correct) pairs; the ECE and reliability bins come from these. */
+class CalibrationAccumulator {
+  readonly count: Float64Array;
+  readonly confSum: Float64Array;
+  readonly correctSum: Float64Array;
+  n = 0;
+
+  constructor(readonly nBins: number) {
+    this.count = new Float64Array(nBins);
+    this.confSum = new Float64Array(nBins);
+    this.correctSum = new Float64Array(nBins);
+  }
+
+  add(p: number, correct: boolean): void {
+    const b = calibrationBin(p, this.nBins);
+    this.count[b]++;
+    this.confSum[b] += p;
+    if (correct) this.correctSum[b]++;
+    this.n++;
+  }
+
+  reset(): void {
+    this.count.fill(0);
+    this.confSum.fill(0);
+    this.correctSum.fill(0);
+    this.n = 0;
+  }
+
+  /** ECE = Σ_b (n_b / N) |acc_b − conf_b| (Guo et al. 2017, eq. 3); null when N = 0. */
+  ece(): number | null {
+    if (this.n === 0) return null;
+    let e = 0;
+    for (let b = 0; b < this.nBins; b++) {
+      const nb = this.count[b];
+      if (nb > 0) e += (nb / this.n) * Math.abs(this.correctSum[b] / nb - this.confSum[b] / nb);
+    }
+    return e;
+  }
+
+  bins(): CalibrationBin[] {
+    const out: CalibrationBin[] = [];
+    for (let b = 0; b < this.nBins; b++) {
+      const nb = this.count[b];
+      out.push({
+        lo: b / this.nBins,
+        hi: (b + 1) / this.nBins,
+        count: nb,
+        confidence: ratio(this.confSum[b], nb),
+        accuracy: ratio(this.correctSum[b], nb),
+      });
+    }
+    return out;
+  }
+}
+
+/**
+ * Expected calibration error and reliability bins of confidences in [0, 1] and top-1 correctness
+ * (Guo et al. 2017, §2; bins (b/M, (b+1)/M], first bin including 0). `ece` is null for no samples.
+ */
+export function expectedCalibrationError(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<number | boolean>,
+  nBins: number = CALIBRATION_BINS,
+): { ece: number | null; bins: CalibrationBin[] } {
+  if (!Number.isInteger(nBins) || nBins < 1) throw new RangeError(`calibration: bins must be ≥ 1, got ${nBins}`);
+  if (confidence.length !== correct.length) {
+    throw new RangeError(`calibration: ${confidence.length} confidences but ${correct.length} correctness flags`);
+  }
+  const acc = new CalibrationAccumulator(nBins);
+  for (let i = 0; i < confidence.length; i++) acc.add(confidence[i], Boolean(correct[i]));
+  return { ece: acc.ece(), bins: acc.bins() };
+}
+
+const GROUPS = ['many', 'medium', 'few'] as const;
 
 export class ClassificationMeter {
   readonly numClasses: number;
@@ -88,6 +215,9 @@ export class ClassificationMeter {
   private topkCorrect = 0;
   /** Samples fed with top-k information (top-5 is null unless all samples had it). */
   private topkSeen = 0;
+  /** Calibration sums over all samples, and per shot group of the true class (with training counts). */
+  private readonly calAll: CalibrationAccumulator;
+  private readonly calGroup: Record<'many' | 'medium' | 'few', CalibrationAccumulator> | null;
 
   constructor(numClasses: number, opts: MeterOptions = {}) {
     if (!Number.isInteger(numClasses) || numClasses < 1) {
@@ -108,6 +238,19 @@ export class ClassificationMeter {
     } else {
       this.trainCounts = null;
     }
+    const nBins = opts.calibrationBins ?? CALIBRATION_BINS;
+    if (!Number.isInteger(nBins) || nBins < 1) {
+      throw new RangeError(`ClassificationMeter: calibrationBins must be a positive integer, got ${nBins}`);
+    }
+    this.calAll = new CalibrationAccumulator(nBins);
+    this.calGroup =
+      this.trainCounts === null
+        ? null
+        : {
+            many: new CalibrationAccumulator(nBins),
+            medium: new CalibrationAccumulator(nBins),
+            few: new CalibrationAccumulator(nBins),
+          };
   }
 
   /** Number of samples seen. */
@@ -120,11 +263,14 @@ export class ClassificationMeter {
     this.n = 0;
     this.topkCorrect = 0;
     this.topkSeen = 0;
+    this.calAll.reset();
+    if (this.calGroup) for (const g of GROUPS) this.calGroup[g].reset();
   }
 
   /**
    * Adds a batch of logits [N, C] (any device / float dtype) and integer targets [N]. Runs one topk
-   * (k = min(5, C)) under noGrad and copies the indices to JS; column 0 is the top-1 prediction.
+   * (k = min(5, C)) and one softmax maximum (the confidence, for calibration) under noGrad and copies
+   * both to JS; column 0 of the top-k is the top-1 prediction.
    */
   update(logits: Tensor, targets: Tensor): void {
     const shape = logits.shape;
@@ -132,10 +278,14 @@ export class ClassificationMeter {
       throw new RangeError(`ClassificationMeter.update: logits must be [N, ${this.numClasses}], got [${shape}]`);
     }
     const k = this.k;
-    const idx = noGrad(() =>
+    const [idx, conf] = noGrad(() =>
       tidy(() => {
-        const [, ind] = topk(logits.detach(), k, { dim: 1, largest: true, sorted: true });
-        return ind.toArray() as ArrayLike<number | bigint>;
+        const z = logits.detach();
+        const [, ind] = topk(z, k, { dim: 1, largest: true, sorted: true });
+        // Softmax in float32 for half types (as autocast does), in the logits' own type otherwise.
+        const full = z.dtype === 'float32' || z.dtype === 'float64';
+        const p = amax(softmax(z, 1, full ? {} : { dtype: 'float32' }), { dim: 1 });
+        return [ind.toArray() as ArrayLike<number | bigint>, p.toArray() as ArrayLike<number>] as const;
       }),
     );
     const tgt = toIntArray(targets.toArray() as ArrayLike<number | bigint>);
@@ -143,17 +293,19 @@ export class ClassificationMeter {
     if (tgt.length !== n) {
       throw new RangeError(`ClassificationMeter.update: ${n} logits rows but ${tgt.length} targets`);
     }
-    this.updatePredictions(toIntArray(idx), tgt, { topk: k });
+    this.updatePredictions(toIntArray(idx), tgt, { topk: k, confidence: conf });
   }
 
   /**
    * Adds predictions without tensors. `preds` is either [N] top-1 labels, or, with `{ topk: k }`, the
    * row-major [N, k] top-k labels (best first; k ≥ min(5, C) gives top-5, else top-5 becomes null).
+   * `confidence` ([N], in [0, 1]: the top-1 prediction's probability) feeds the calibration error, which
+   * is null unless every sample came with one.
    */
   updatePredictions(
     preds: Int32Array | ArrayLike<number>,
     targets: Int32Array | ArrayLike<number>,
-    opts: { topk?: number } = {},
+    opts: { topk?: number; confidence?: ArrayLike<number> } = {},
   ): void {
     const kk = opts.topk ?? 1;
     const n = targets.length;
@@ -161,6 +313,19 @@ export class ClassificationMeter {
       throw new RangeError(
         `ClassificationMeter.updatePredictions: ${preds.length} predictions for ${n} targets × k=${kk}`,
       );
+    }
+    let conf = opts.confidence;
+    if (conf !== undefined) {
+      if (conf.length !== n) {
+        throw new RangeError(`ClassificationMeter.updatePredictions: ${conf.length} confidences for ${n} targets`);
+      }
+      let nan = false;
+      for (let i = 0; i < n; i++) {
+        if (Number.isNaN(conf[i])) nan = true;
+        else if (!(conf[i] >= 0 && conf[i] <= 1)) throw new RangeError(`confidence ${conf[i]} is not in [0, 1]`);
+      }
+      // A diverged model's NaN logits have no confidence: its calibration error is null, as without one.
+      if (nan) conf = undefined;
     }
     const C = this.numClasses;
     const useK = kk >= this.k;
@@ -170,6 +335,10 @@ export class ClassificationMeter {
       if (!(t >= 0 && t < C && Number.isInteger(t))) throw new RangeError(`target ${t} out of range [0, ${C})`);
       if (!(p >= 0 && p < C && Number.isInteger(p))) throw new RangeError(`prediction ${p} out of range [0, ${C})`);
       this.confusion[t * C + p]++;
+      if (conf !== undefined) {
+        this.calAll.add(conf[i], p === t);
+        if (this.calGroup) this.calGroup[this.shotGroup(t) as 'many' | 'medium' | 'few'].add(conf[i], p === t);
+      }
       if (useK) {
         for (let j = 0; j < this.k; j++) {
           if (preds[i * kk + j] === t) {
@@ -291,6 +460,18 @@ export class ClassificationMeter {
         trainCounts: this.trainCounts === null ? null : Array.from(this.trainCounts),
       },
       confusion: this.confusionMatrix(),
+      calibration: this.calibration(),
+    };
+  }
+
+  /** ECE and reliability bins (see the header); unavailable (ece null, no bins) if a batch had no confidences. */
+  private calibration(): Calibration {
+    if (this.calAll.n !== this.n) return { ece: null, bins: [], byGroup: null };
+    const g = this.calGroup;
+    return {
+      ece: this.calAll.ece(),
+      bins: this.calAll.bins(),
+      byGroup: g === null ? null : { many: g.many.ece(), medium: g.medium.ece(), few: g.few.ece() },
     };
   }
 }

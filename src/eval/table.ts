@@ -1,6 +1,7 @@
 // Side-by-side comparison of several runs' ClassificationSummary objects, as a fixed-width text table
-// and as Markdown. Rows: overall top-1, balanced accuracy, many / medium / few-shot, macro-F1, then one
-// row per class (accuracy) with the class's training count. Values are percentages with 2 decimals;
+// and as Markdown. Rows: overall top-1, balanced accuracy, many / medium / few-shot, macro-F1, ECE (expected
+// calibration error, when any run has it; lower is better), then one row per class (accuracy) with the
+// class's training count. Values are percentages with 2 decimals;
 // a missing value (null: no samples, no classes in a shot group, no training counts) renders as "—".
 import type { ClassificationSummary } from './metrics';
 
@@ -59,6 +60,10 @@ function buildGrid(runs: RunColumn[], opts: TableOptions): Grid {
     rows.push([`${g}-shot`, groupCount(g), ...runs.map((r) => pct(r.summary.shots?.[g].accuracy ?? null))]);
   }
   metricRow('macro-F1', (s) => s.macroF1);
+  // Summaries stored before calibration existed have no `calibration` field.
+  const ece = (s: ClassificationSummary): number | null =>
+    (s.calibration as typeof s.calibration | undefined)?.ece ?? null;
+  if (runs.some((r) => ece(r.summary) !== null)) metricRow('ECE', ece);
   let classStart = -1;
   if (opts.perClass ?? true) {
     classStart = rows.length;

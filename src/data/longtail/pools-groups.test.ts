@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { buildUnlabeledPool, POOL_OUT_OF_TASK, POOL_RELEVANT } from './pools';
 import { selectLongTail, selectUnlabeled } from './subset';
 import { longTailCounts, unlabeledCounts } from './counts';
-import { shotGroups, shotGroup, renderCountsSvg, classCounts, imbalanceRatio } from './groups';
+import { shotGroups, shotGroup, classCounts, imbalanceRatio } from './groups';
 
 function balancedTargets(C: number, per: number): Int32Array {
   const t = new Int32Array(C * per);
@@ -85,20 +85,4 @@ test('shot groups use >100 / 20–100 / <20', () => {
   assert.deepEqual(g.few, []);
   assert.deepEqual(classCounts([0, 1, 1, 2, 2, 2, 7], 3), [1, 2, 3]);
   assert.equal(imbalanceRatio([5000, 50]), 100);
-});
-
-test('renderCountsSvg produces a well-formed SVG with escaped names and log option', () => {
-  const svg = renderCountsSvg([5000, 500, 50, 5], { title: 'A & B <LT>', classNames: ['cat', 'dog', 'a"b', 'x'] });
-  assert.ok(svg.startsWith('<svg'));
-  assert.ok(svg.trim().endsWith('</svg>'));
-  assert.ok(svg.includes('A &amp; B &lt;LT&gt;'));
-  assert.ok(svg.includes('a&quot;b'));
-  assert.equal((svg.match(/<rect [^>]*><title>/g) ?? []).length, 4);
-  const log = renderCountsSvg([5000, 500, 50, 5], { logScale: true });
-  assert.ok(log.includes('(log)'));
-  const many = renderCountsSvg(
-    new Array(1000).fill(0).map((_, i) => 1000 - i),
-    { sortDescending: true },
-  );
-  assert.equal((many.match(/<title>/g) ?? []).length, 1000);
 });
