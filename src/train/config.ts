@@ -22,6 +22,76 @@ export function expandHome(p: string): string {
 const pathString = z.string().min(1).transform(expandHome);
 const positive = z.number().positive().finite();
 
+/**
+ * `false`, or the settings `schema` describes (`true`: its defaults). Errors name the key inside the section,
+ * e.g. `analysis.gradNorms.at`, and say what the key takes.
+ */
+function offOr<T extends z.ZodTypeAny>(schema: T, example: string) {
+  return z.unknown().transform((v, ctx): z.infer<T> | false => {
+    if (v === undefined || v === false) return false;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      if (v !== true) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `${JSON.stringify(v)} is not allowed (false, or ${example})`,
+        });
+        return z.NEVER;
+      }
+    }
+    const r = schema.safeParse(v === true ? {} : v);
+    if (r.success) return r.data;
+    for (const i of r.error.issues) {
+      const { code, path: at, message } = i;
+      const allowed = code === 'unrecognized_keys' ? ` (allowed: ${Object.keys(schema._def.shape()).join(', ')})` : '';
+      const why =
+        code === 'invalid_enum_value'
+          ? `'${String(i.received)}' is not allowed (allowed: ${i.options.join(', ')})`
+          : message;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: at, message: why + allowed });
+    }
+    return z.NEVER;
+  });
+}
+
+/** Model stages a gradient can be taken at (models/classifier.ts Stage; the model is checked at run time). */
+const MODEL_STAGES = z.enum(['input', 'stem', 'layer1', 'layer2', 'layer3', 'layer4']);
+
+/** Opt-in analyses recorded during training into <run>/analysis.jsonl (src/analysis; SPEC §6, S2 §3.4, §5.4). */
+function analysisSchema() {
+  return z
+    .object({
+      progress: z
+        .boolean()
+        .default(false)
+        .describe('per-class training accuracy and classification ratio on a clean pass (S2 Fig. 1, 3)'),
+      gradNorms: offOr(
+        z.object({ at: MODEL_STAGES.describe('the model stage g(x) whose gradient is measured') }).strict(),
+        "{ at: 'layer1' }",
+      ).describe("mean ‖∇_g(x) ℓ‖ per class at a model stage (S2 Fig. 4): false or { at: 'layer1' }"),
+      deviation: offOr(
+        z
+          .object({
+            epochs: z
+              .union([z.literal('end'), z.array(z.number().int().positive()).min(1)])
+              .default('end')
+              .describe("after these epochs (counted from 1), or 'end' (the last)"),
+            R: z.number().int().positive().default(1000).describe('subsampling rounds'),
+          })
+          .strict(),
+        "{ epochs: 'end' | [1, 100, 200], R: 1000 }",
+      ).describe('per-class train/test feature deviation (S2 §5.4): false, true or { epochs, R }'),
+      every: z
+        .number()
+        .int()
+        .positive()
+        .default(1)
+        .describe('progress and gradNorms after every this many epochs (and the last)'),
+    })
+    .strict()
+    .default({})
+    .describe('opt-in analyses written to analysis.jsonl (run.json records them)');
+}
+
 export const TrainConfigSchema = z
   .object({
     name: z.string().min(1).optional().describe('run name (default: derived from dataset, rho, recipe and time)'),
@@ -194,6 +264,7 @@ export const TrainConfigSchema = z
       })
       .strict()
       .default({}),
+    analysis: analysisSchema(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

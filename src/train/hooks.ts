@@ -4,6 +4,9 @@
 //   2. evaluation    onEpochEnd                test (and validation) evaluation when due — every
 //                                              `evalEvery` epochs and after a stage's last epoch — and
 //                                              best-epoch selection (validation top-1, else test top-1)
+//   2b. analyses     onEpochEnd                opt-in training progress, feature-gradient norms, feature
+//                                              deviation into analysis.jsonl (src/analysis/hooks.ts; main
+//                                              process only), before the checkpoint like the metrics line
 //   3. metricsLog    onEpochEnd, onStageEnd    one line per epoch / stage in metrics.jsonl
 //   4. runState      onEpochEnd, onStageEnd    where the run stands (the state a checkpoint records)
 //   5. checkpoints   onEpochEnd, onStageEnd    an atomic checkpoint every `checkpointEvery` epochs, after a

@@ -4,6 +4,7 @@
 //   runs/<name>/metrics.jsonl       one line per epoch of every stage, and one per completed stage
 //   runs/<name>/final-metrics.json  the final model's evaluation, the best epoch's, each stage's
 //   runs/<name>/checkpoints/        crash-consistent checkpoints (checkpoint.ts)
+//   runs/<name>/analysis.jsonl      opt-in analyses, one line per analysis and epoch (analysis/records.ts)
 // Every file is read through a schema: an error names the file (and the line or key). Whole files are
 // written atomically; metrics lines are appended, and a line torn by a kill is dropped on resume.
 import * as fs from 'fs';
@@ -15,6 +16,7 @@ import { faultDue, faultPoint, die } from '../util/fault';
 import { CheckpointStore } from './checkpoint';
 import type { ClassificationSummary } from '../eval/metrics';
 import type { StageSummary } from './loop';
+import { ANALYSIS_FILE, AnalysisRecord, AnalysisRecordSchema } from '../analysis/records';
 
 const num = z.number().finite();
 /** An evaluation summary (eval/metrics.ts); the fields every reader uses are checked. */
@@ -336,6 +338,23 @@ export class RunDir {
     writeFileAtomic(this.file('metrics.jsonl'), kept.map((m) => JSON.stringify(m) + '\n').join(''));
   }
 
+  /** Appends one analysis line (analysis/records.ts) to analysis.jsonl. */
+  appendAnalysis(record: AnalysisRecord): void {
+    fs.appendFileSync(this.file(ANALYSIS_FILE), JSON.stringify(AnalysisRecordSchema.parse(record)) + '\n');
+  }
+
+  /** Every analysis line, validated; `repair` drops a torn last line (a kill mid-append) instead of failing. */
+  readAnalysis(o: { repair?: (warning: string) => void } = {}): AnalysisRecord[] {
+    return readJsonLines(this.file(ANALYSIS_FILE), AnalysisRecordSchema, o.repair);
+  }
+
+  /** Rewrites analysis.jsonl with the lines `keep` accepts (a resumed run drops what it will redo). */
+  rewriteAnalysis(keep: (r: AnalysisRecord) => boolean, repair?: (warning: string) => void): void {
+    if (!fs.existsSync(this.file(ANALYSIS_FILE))) return;
+    const kept = this.readAnalysis({ repair }).filter(keep);
+    writeFileAtomic(this.file(ANALYSIS_FILE), kept.map((r) => JSON.stringify(r) + '\n').join(''));
+  }
+
   /** The current checkpoint's state (verified against the manifest, validated), or null before the first. */
   readState(): RunState | null {
     const store = this.checkpoints;
@@ -352,6 +371,25 @@ export class RunDir {
   writeFinal(m: FinalMetrics): void {
     writeFileAtomic(this.file('final-metrics.json'), JSON.stringify(m, null, 2) + '\n');
   }
+}
+
+/** The lines of a JSON-lines file through `schema` (none if the file is absent); a torn last line is repaired or an error. */
+function readJsonLines<T>(f: string, schema: z.ZodType<T>, repair?: (warning: string) => void): T[] {
+  if (!fs.existsSync(f)) return [];
+  const text = fs.readFileSync(f, 'utf8');
+  const lines = text.split('\n');
+  const out: T[] = [];
+  lines.forEach((l, i) => {
+    if (l.trim() === '') return;
+    try {
+      out.push(parseRunFile(schema, l, f, `:${i + 1}`));
+    } catch (e) {
+      const torn = i === lines.length - 1 && !text.endsWith('\n');
+      if (!(repair && torn)) throw e;
+      repair(`${f}:${i + 1}: dropped a torn last line (${(e as Error).message.split(': ').pop()})`);
+    }
+  });
+  return out;
 }
 
 export function gitSha(): string | null {

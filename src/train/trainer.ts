@@ -34,6 +34,8 @@ import * as path from 'path';
 import { createHash } from 'crypto';
 import { modelOutputs, pretext, PretextEnv } from '../ssp/pretext';
 import { loadBackbone, formatInitReport, InitReport } from './init-from';
+import { analysisHook, anyAnalysis, checkAnalysis } from '../analysis/hooks';
+import type { AnalysisEnv } from '../analysis/hooks';
 
 /** The simple callback form of hooks (tfjs style); `TrainOptions.hooks` takes full Hook objects. */
 export interface Callbacks {
@@ -130,6 +132,8 @@ interface RunParts {
   log(line: string): void;
   /** What the starting encoder filled (model.initFrom / ssp-*), or null. */
   initReport: InitReport | null;
+  /** What the analyses run on (src/analysis); null for a pre-training run (no classifier to analyse). */
+  analysis: Omit<AnalysisEnv, 'write'> | null;
 }
 
 /**
@@ -248,6 +252,7 @@ async function trainRun(
   const hooks: Hook[] = [
     lrSchedule(),
     evaluation(state, { model: parts.model, store }),
+    ...(main ? analysisHooks(parts) : []),
     ...(main ? [metricsLog(run)] : []),
     runState(state),
     ...(main ? [checkpoints(state, { model: parts.model, store, every: cfg.train.checkpointEvery })] : []),
@@ -374,7 +379,7 @@ function assemble(
       cloneModel: () => buildModel(cfg, false, { numClasses: outputs, inChannels: input.imageShape[2], ctx }),
     };
     const stage: StageFactory = { name: task.name, build: () => task.stage(penv) };
-    return { cfg, run, data, model, factories: [stage], env, evaluate, log, initReport };
+    return { cfg, run, data, model, factories: [stage], env, evaluate, log, initReport, analysis: null };
   }
   const unlabeled = unlabeledStream(cfg, plan, data, input, ctx, {
     model,
@@ -400,7 +405,17 @@ function assemble(
       });
     },
   };
-  return { cfg, run, data, model, factories: [main, ...plan.stages], env, evaluate, log, initReport };
+  const analysis = {
+    model,
+    train: data.train,
+    test: data.test,
+    transform: pipes.test,
+    numClasses: data.numClasses,
+    createCriterion: () => plan.createCriterion(),
+    classWeightsAt: (epoch: number) => plan.classWeightsAt(epoch),
+    seed: cfg.seed,
+  };
+  return { cfg, run, data, model, factories: [main, ...plan.stages], env, evaluate, log, initReport, analysis };
 }
 
 /**
@@ -458,6 +473,16 @@ function unlabeledStream(
             },
           ],
   };
+}
+
+/** The analyses hook when the config asks for any (analysis.*), writing to analysis.jsonl. */
+function analysisHooks(p: RunParts): Hook[] {
+  const s = p.cfg.analysis;
+  if (!anyAnalysis(s)) return [];
+  if (!p.analysis)
+    throw new ConfigError('analysis: a pre-training run has no classifier to analyse; turn the analyses off');
+  checkAnalysis(s, { model: p.model, epochs: p.cfg.train.epochs });
+  return [analysisHook(s, { ...p.analysis, write: (r) => p.run.appendAnalysis(r) })];
 }
 
 /** Writes a new run's run.json and subset indices; the run starts at the first stage. */
@@ -550,6 +575,10 @@ function prepareResume(p: RunParts, stageNames: string[]): RunState {
   run.rewriteMetrics((l) => {
     const s = stageNames.indexOf(l.stage);
     return s < state.stagesDone || (s === state.stagesDone && l.type === 'epoch' && l.epoch <= state.epoch);
+  }, warn);
+  run.rewriteAnalysis((r) => {
+    const s = stageNames.indexOf(r.stage);
+    return s < state.stagesDone || (s === state.stagesDone && r.epoch <= state.epoch);
   }, warn);
   log(
     state.stagesDone >= stageNames.length
