@@ -21,6 +21,18 @@ export interface CommandSpec {
 
 export class UsageError extends Error {}
 
+/** Where a command writes: the process streams, or capture functions (tests; embedding). */
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+/** A command kept in a module of its own; main.ts registers it and passes its streams. */
+export interface CommandModule {
+  spec: CommandSpec;
+  run(p: Parsed, io: CliIO): Promise<void>;
+}
+
 export type Parsed = { positionals: string[]; opts: Record<string, string | number | boolean | string[] | undefined> };
 
 export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {

@@ -44,6 +44,10 @@ const OPTIONS: Record<string, string[]> = {
   pretrain: ['--method', '--config', '--set', '--name', '--resume', '--overwrite', '--print-config', '--json'],
   'pseudo-label': ['--run', '--threshold', '--checkpoint', '--out', '--json'],
   'self-train': ['--config', '--set', '--name', '--base-recipe', '--rounds', '--threshold', '--json'],
+  report: ['--out', '--title'],
+  sweep: ['--jobs', '--dry-run', '--out', '--set', '--no-report', '--json'],
+  embed: ['--run', '--method', '--seed', '--points', '--perplexity', '--neighbors', '--iterations', '--checkpoint'],
+  theory: ['--which', '--trials', '--seed', '--out', '--json'],
 };
 
 test('--help on every command exits 0 and mentions its options; top-level help lists the commands', async () => {

@@ -1,7 +1,11 @@
 // ltkit command line: `ltkit <command> [options]`; `ltkit <command> --help` for each.
 import * as fs from 'fs';
 import * as path from 'path';
-import { CommandSpec, helpText, parseArgs, Parsed, UsageError } from './args';
+import { CliIO, CommandModule, CommandSpec, helpText, parseArgs, Parsed, UsageError } from './args';
+import { embedCommand } from './embed-command';
+import { theoryCommand } from './theory-command';
+import { reportCommand } from './report-command';
+import { sweepCommand } from './sweep-command';
 import { ConfigError, RecipeError } from '../core/errors';
 
 type Handler = (p: Parsed) => Promise<void> | void;
@@ -15,11 +19,7 @@ function command(spec: CommandSpec, run: Handler): void {
   commands.push({ spec, run });
 }
 
-/** Where the CLI writes: the process streams, or capture functions (tests; embedding). */
-export interface CliIO {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-}
+export type { CliIO } from './args';
 const processIO: CliIO = {
   stdout: (s) => void process.stdout.write(s),
   stderr: (s) => void process.stderr.write(s),
@@ -342,7 +342,7 @@ command(
     } else if (sub === 'inspect') {
       if (!name) throw new UsageError('ltkit data inspect <dataset>: dataset missing');
       out(
-        tools.inspectCommand(name, {
+        await tools.inspectCommand(name, {
           rho: Number(p.opts.rho),
           imb: String(p.opts.imb),
           svg: p.opts.svg as string | undefined,
@@ -383,6 +383,11 @@ command(
     });
   },
 );
+
+// Commands kept in modules of their own.
+for (const m of [reportCommand, sweepCommand, embedCommand, theoryCommand] as CommandModule[]) {
+  command(m.spec, (p) => m.run(p, io));
+}
 
 function mainHelp(): string {
   return [

@@ -1,13 +1,15 @@
 // The main job (README quick start): on FMNIST-LT (ρ = 100, exp) train a small ResNet with plain CE
 // and with a long-tail recipe, from the same data and seed, then print and save a side-by-side
 // comparison. Reported numbers are the *final* epoch's (no model selection on the test set); the
-// best-epoch numbers are in each run's final-metrics.json.
+// best-epoch numbers are in each run's final-metrics.json. Ends with the HTML report of both runs
+// (report/report.ts: figures, per-class accuracy, confusion matrices) and prints its path.
 import * as fs from 'fs';
 import * as path from 'path';
 import { train, TrainResult } from '../train/trainer';
 import { resolveConfig } from '../train/config';
 import { buildTrainData } from '../data/train-data';
 import { compareRuns } from '../eval/table';
+import { writeReport } from '../report/report';
 import type { ClassificationSummary } from '../eval/metrics';
 
 export interface QuickstartOptions {
@@ -18,7 +20,9 @@ export interface QuickstartOptions {
   seed: number;
 }
 
-export async function quickstart(o: QuickstartOptions): Promise<{ dir: string; results: Record<string, TrainResult> }> {
+export async function quickstart(
+  o: QuickstartOptions,
+): Promise<{ dir: string; results: Record<string, TrainResult>; report: string }> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const base = (recipe: string) =>
     resolveConfig({
@@ -64,5 +68,10 @@ export async function quickstart(o: QuickstartOptions): Promise<{ dir: string; r
     `\nFMNIST-LT (rho=100), final-epoch test accuracy (%), ${o.model}, ${o.epochs} epochs:\n\n${table.text}\n`,
   );
   process.stdout.write(`saved: ${path.join(dir, 'comparison.md')} (and .txt, .json; runs in ${dir})\n`);
-  return { dir, results };
+  const report = await writeReport(
+    Object.values(results).map((r) => r.runDir),
+    { out: path.join(dir, 'report.html'), title: `ltkit quickstart: CE vs ${o.method} on FMNIST-LT (ρ=100)` },
+  );
+  process.stdout.write(`report: ${report.html}\n`);
+  return { dir, results, report: report.html };
 }

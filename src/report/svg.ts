@@ -5,7 +5,6 @@
 /** A Vega-Lite specification (https://vega.github.io/vega-lite/docs/spec.html). */
 export type VegaLiteSpec = Record<string, unknown>;
 
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
 
 interface VegaModules {
