@@ -10,7 +10,8 @@ export function formatSummary(summary: ClassificationSummary | null | undefined)
   if (!s) return '(no evaluation)';
   return (
     `top-1 ${pct(s.top1)}  top-5 ${pct(s.top5)}  balanced ${pct(s.balancedAccuracy)}  macro-F1 ${pct(s.macroF1)}  ` +
-    `many ${pct(s.many)}  medium ${pct(s.medium)}  few ${pct(s.few)}`
+    `many ${pct(s.many)}  medium ${pct(s.medium)}  few ${pct(s.few)}` +
+    (s.ece === undefined || s.ece === null ? '' : `  ECE ${pct(s.ece)}`)
   );
 }
 

@@ -9,6 +9,8 @@ export interface Headline {
   many: number | null;
   medium: number | null;
   few: number | null;
+  /** Expected calibration error (15 bins); absent in summaries made before calibration was measured. */
+  ece?: number | null;
 }
 
 export function headline(s: ClassificationSummary | Record<string, unknown> | null | undefined): Headline | null {
@@ -22,5 +24,6 @@ export function headline(s: ClassificationSummary | Record<string, unknown> | nu
     many: x.shots?.many.accuracy ?? null,
     medium: x.shots?.medium.accuracy ?? null,
     few: x.shots?.few.accuracy ?? null,
+    ece: x.calibration?.ece ?? null,
   };
 }

@@ -463,7 +463,7 @@ async function runSection(r: RunData): Promise<string> {
       await chart(
         () =>
           charts.featureDeviation(
-            devs.map((a) => ({ name: `${a.stage} epoch ${a.epoch + 1}`, epoch: a.epoch + 1, perClass: a.perClass })),
+            devs.map((a) => ({ name: a.stage, epoch: a.epoch + 1, perClass: a.perClass })),
             classNames,
             trainCounts,
           ),

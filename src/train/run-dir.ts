@@ -36,6 +36,7 @@ const Headline = z.object({
   many: num.nullable(),
   medium: num.nullable(),
   few: num.nullable(),
+  ece: num.nullable().optional(),
 });
 
 export const RUN_FORMAT = 1;
