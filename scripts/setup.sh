@@ -85,7 +85,10 @@ fi
 stamp=node_modules/.ltkit-installed
 if [ ! -e "$stamp" ] || [ package.json -nt "$stamp" ]; then
   act "npm install"
-  npm install --no-audit --no-fund --loglevel=error >/dev/null
+  # onnxruntime-node carries its CPU runtime; ONNXRUNTIME_NODE_INSTALL=skip stops its postinstall from
+  # downloading the optional CUDA provider (an npm that runs dependency scripts; package.json's
+  # allowScripts denies that script on npm >= 11.x's allow-list).
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error >/dev/null
   touch "$stamp"
 fi
 

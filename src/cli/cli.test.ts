@@ -48,6 +48,7 @@ const OPTIONS: Record<string, string[]> = {
   sweep: ['--jobs', '--dry-run', '--out', '--set', '--no-report', '--json'],
   embed: ['--run', '--method', '--seed', '--points', '--perplexity', '--neighbors', '--iterations', '--checkpoint'],
   theory: ['--which', '--trials', '--seed', '--out', '--json'],
+  export: ['--run', '--format', '--out', '--checkpoint', '--opset', '--verify', '--tolerance', '--json'],
 };
 
 test('--help on every command exits 0 and mentions its options; top-level help lists the commands', async () => {

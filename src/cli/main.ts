@@ -6,6 +6,7 @@ import { embedCommand } from './embed-command';
 import { theoryCommand } from './theory-command';
 import { reportCommand } from './report-command';
 import { sweepCommand } from './sweep-command';
+import { exportCommand } from './export-command';
 import { ConfigError, RecipeError } from '../core/errors';
 
 type Handler = (p: Parsed) => Promise<void> | void;
@@ -385,7 +386,7 @@ command(
 );
 
 // Commands kept in modules of their own.
-for (const m of [reportCommand, sweepCommand, embedCommand, theoryCommand] as CommandModule[]) {
+for (const m of [reportCommand, sweepCommand, embedCommand, theoryCommand, exportCommand] as CommandModule[]) {
   command(m.spec, (p) => m.run(p, io));
 }
 
