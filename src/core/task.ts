@@ -10,11 +10,20 @@ import type { Rng } from '../util/rng';
 import type { ClassificationSummary } from '../eval/metrics';
 import type { ExecContext } from './context';
 
-/** A seeded, epoch-addressable stream of batches (src/data/loader's DataLoader is one). */
+/**
+ * A seeded, epoch-addressable stream of batches (src/data/loader's DataLoader is one; src/data/stream's
+ * StreamLoader, which decodes image files per batch, is another).
+ */
 export interface BatchStream<B> {
   numBatches(epoch: number): number;
   /** The batches of `epoch`, in order; the loop may stop early (the generator's cleanup then runs). */
   epoch(epoch: number): Iterator<B> & Iterable<B>;
+  /**
+   * The same batches as an async iterator. When a stream has it, the training loop awaits it instead of
+   * calling `epoch` — so a stream can prepare batch i+1 off the JS thread (file decoding) while the
+   * synchronous step of batch i runs, and hand it over when the loop awaits.
+   */
+  asyncEpoch?(epoch: number): AsyncIterator<B>;
 }
 
 /** What a task sees of the epoch it runs in. */

@@ -27,3 +27,4 @@ export function load(name: string, opts: LoadSourceOptions = {}): ImageSource {
 export * from './catalog';
 export { fmnistLT } from './fmnist-lt';
 export type { FmnistLt, FmnistLtOptions } from './fmnist-lt';
+export * from './stream';

@@ -12,6 +12,7 @@ import { catalogPool, generatedPool, RunPool, UnlabeledSettings } from './pool';
 import { keptIndices, keptPerClass, readPseudoLabels } from './pseudo-labels';
 import { Rng } from '../util/rng';
 import { ConfigError } from '../core/errors';
+import { isFileDataset, listHash, loadStreamedSplits, StreamedSplits, StreamSettings } from './stream/file-data';
 
 /** Images in memory: N×H×W×C uint8 and their labels. */
 export type ImageSet = InMemoryDataset;
@@ -20,7 +21,7 @@ export type ImageSet = InMemoryDataset;
 export const SYNTHETIC = 'synthetic';
 
 /** The `data` section of a training config (what this module reads). */
-export interface DataSettings {
+export interface DataSettings extends Partial<Omit<StreamSettings, 'dataset' | 'root' | 'subsetSeed' | 'valPerClass'>> {
   dataset: string;
   root?: string;
   imbType: 'exp' | 'step';
@@ -69,6 +70,12 @@ export interface TrainData {
   pseudo: PseudoLabelUse | null;
   /** The labeled subset's own per-class counts (clsNumList also counts pseudo-labels). */
   labeledCounts: number[];
+  /**
+   * Streamed file data (ImageNet-LT, iNat, Places-LT, own folders/lists/CSV): the splits' paths and labels and
+   * how to decode them. Then `train`/`val`/`test` hold labels only (no pixels: `images` is empty, `shape` is
+   * [n, crop, crop, 3]); batches come from src/data/stream's StreamLoader.
+   */
+  files?: StreamedSplits;
 }
 
 export function take(src: ImageSource, indices: ArrayLike<number>): ImageSet {
@@ -86,6 +93,7 @@ export function take(src: ImageSource, indices: ArrayLike<number>): ImageSet {
 export function buildTrainData(d: DataSettings): TrainData {
   const seed = d.subsetSeed;
   if (d.dataset === SYNTHETIC) return syntheticData(d, seed);
+  if (isFileDataset(d.dataset)) return streamedData(d);
   const meta = catalogEntry(d.dataset);
   const root = d.root ?? meta.defaultRoot;
   const trainSrc = loadSource(meta.source, { root, split: 'train' });
@@ -154,6 +162,59 @@ export function buildTrainData(d: DataSettings): TrainData {
     pseudo: null,
     labeledCounts: sel.perClass,
   });
+}
+
+/**
+ * A streamed file data set: its splits' paths and labels (no pixels in memory). The training set is the whole
+ * train list (the benchmarks' lists are long-tailed already; own data is what it is): data.rho / imbType /
+ * imgMax do not apply.
+ */
+function streamedData(d: DataSettings): TrainData {
+  if (d.unlabeled)
+    throw new ConfigError(`data.unlabeled: not supported for streamed file data sets ('${d.dataset}') yet`);
+  const f = loadStreamedSplits({
+    dataset: d.dataset,
+    root: d.root,
+    cropSize: d.cropSize ?? 224,
+    workSize: d.workSize,
+    testResize: d.testResize,
+    colorJitter: d.colorJitter ?? 'auto',
+    badImages: d.badImages ?? 'skip',
+    prefetch: d.prefetch ?? 2,
+    subsetSeed: d.subsetSeed,
+    valPerClass: d.valPerClass,
+    valFraction: d.valFraction,
+    testFraction: d.testFraction ?? 0.2,
+    test: d.test,
+  });
+  const C = f.numClasses;
+  const labelsOnly = (targets: Int32Array): ImageSet => ({
+    images: new Uint8Array(0),
+    shape: [targets.length, f.crop, f.crop, 3],
+    targets,
+  });
+  const counts = new Array<number>(C).fill(0);
+  for (const t of f.train.targets) counts[t]++;
+  checkTrainable(d.dataset, counts, f.classNames, f.test.paths.length, d);
+  const indices = new Int32Array(f.train.targets.length).map((_, i) => i);
+  return {
+    dataset: d.dataset,
+    numClasses: C,
+    classNames: f.classNames,
+    train: labelsOnly(f.train.targets),
+    val: f.val ? labelsOnly(f.val.targets) : null,
+    test: labelsOnly(f.test.targets),
+    clsNumList: counts,
+    subset: { indices, hash: listHash(f.train) },
+    valIndices: null,
+    mean: f.mean,
+    std: f.std,
+    pool: null,
+    pseudoStream: null,
+    pseudo: null,
+    labeledCounts: counts,
+    files: f,
+  };
 }
 
 /** The images of an in-memory set at `indices`, labelled by `labels[index]`. */

@@ -189,6 +189,46 @@ export class ClassificationTask implements Task<Item> {
   }
 }
 
+/** Evaluates a model on batches in order (eval mode): the test split of any data source. */
+export function evaluateBatches(
+  model: ClassifierModel,
+  batches: Iterable<Batch>,
+  opts: { numClasses: number; trainCounts: number[] },
+): ClassificationSummary {
+  const meter = new ClassificationMeter(opts.numClasses, { trainCounts: opts.trainCounts });
+  model.eval();
+  noGrad(() => {
+    for (const b of batches) tidy(() => meter.update(model.forward(b.x), b.y));
+  });
+  return meter.summary();
+}
+
+/** Pooled backbone features of batches in order (eval mode), with their labels: [N, D] and [N]. */
+export function batchFeatures(model: ClassifierModel, batches: Iterable<Batch>): { features: Tensor; targets: Tensor } {
+  model.eval();
+  const parts: Tensor[] = [];
+  const labels: Tensor[] = [];
+  noGrad(() => {
+    for (const b of batches) {
+      parts.push(keep(tidy(() => model.forwardBackbone(b.x))));
+      labels.push(keep(b.y.clone()));
+    }
+  });
+  const features = keep(cat(parts, { dim: 0 }));
+  const targets = keep(cat(labels, { dim: 0 }));
+  dispose([parts, labels]);
+  return { features, targets };
+}
+
+/** An in-memory image set's batches in order, through `transform` (no augmentation). */
+function inOrder(set: ImageSet, transform: BatchTransform<Tensor>, batchSize = 256): Iterable<Batch> {
+  return new DataLoader(new InMemorySource(set), {
+    sampler: new ShuffleSampler(set.targets.length, 0, false),
+    batchSize,
+    transform,
+  }).epoch(0);
+}
+
 /** Evaluates a model on an image set in order, batch by batch (eval mode, no augmentation). */
 export function evaluateModel(
   model: ClassifierModel,
@@ -196,17 +236,7 @@ export function evaluateModel(
   transform: BatchTransform<Tensor>,
   opts: { numClasses: number; trainCounts: number[]; batchSize?: number },
 ): ClassificationSummary {
-  const meter = new ClassificationMeter(opts.numClasses, { trainCounts: opts.trainCounts });
-  model.eval();
-  const loader = new DataLoader(new InMemorySource(set), {
-    sampler: new ShuffleSampler(set.targets.length, 0, false),
-    batchSize: opts.batchSize ?? 256,
-    transform,
-  });
-  noGrad(() => {
-    for (const b of loader.epoch(0)) tidy(() => meter.update(model.forward(b.x), b.y));
-  });
-  return meter.summary();
+  return evaluateBatches(model, inOrder(set, transform, opts.batchSize), opts);
 }
 
 /** Pooled backbone features of an image set, in order (eval mode, no augmentation): [N, D] and [N]. */
@@ -215,19 +245,7 @@ export function extractFeatures(
   set: ImageSet,
   transform: BatchTransform<Tensor>,
 ): { features: Tensor; targets: Tensor } {
-  model.eval();
-  const loader = new DataLoader(new InMemorySource(set), {
-    sampler: new ShuffleSampler(set.targets.length, 0, false),
-    batchSize: 256,
-    transform,
-  });
-  const parts: Tensor[] = [];
-  noGrad(() => {
-    for (const b of loader.epoch(0)) parts.push(keep(tidy(() => model.forwardBackbone(b.x))));
-  });
-  const features = keep(cat(parts, { dim: 0 }));
-  dispose(parts);
-  return { features, targets: keep(tensor(set.targets, [set.targets.length], 'int64')) };
+  return batchFeatures(model, inOrder(set, transform));
 }
 
 /** The settings the main supervised stage reads (a TrainConfig satisfies it). */

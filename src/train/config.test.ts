@@ -172,8 +172,8 @@ test('config files: JSON and YAML; the top level must be a mapping', () => {
 test('presets resolve, carry their dataset/ρ/imbalance/recipe, and their recipes parse', () => {
   const names = Object.keys(PRESETS);
   // 3 data sets × 4 ρ × 2 profiles × 22 recipes, fmnist-lt, and S1's semi-supervised grid: 3 data sets ×
-  // 3 ρ × 4 ρU, plus 3 relevance presets.
-  assert.equal(names.length, 3 * 4 * 2 * 22 + 1 + 3 * 3 * 4 + 3);
+  // 3 ρ × 4 ρU, plus 3 relevance presets; the large-scale setups: 5 (data set, model) pairs × 4 recipes.
+  assert.equal(names.length, 3 * 4 * 2 * 22 + 1 + 3 * 3 * 4 + 3 + 5 * 4);
   const semi = resolveConfig(readConfigFile('cifar10-lt-exp100-du5-rhou200'));
   assert.deepEqual(
     [
@@ -215,4 +215,12 @@ test('presets resolve, carry their dataset/ρ/imbalance/recipe, and their recipe
 test('the trainer refuses a device it cannot train on, naming the key', async () => {
   const { train } = await import('./trainer');
   await assert.rejects(train({ device: 'cuda:0', data: { dataset: 'synthetic' } }), /device: 'cuda:0' .*allowed: cpu/);
+});
+
+test('a cosine schedule whose warm-up covers every epoch is refused at config time, naming the key', () => {
+  assert.throws(
+    () => resolveConfig({ schedule: { type: 'cosine' }, train: { epochs: 2 } }),
+    /schedule\.warmupEpochs: 5 warm-up epochs leave none of train\.epochs \(2\)/,
+  );
+  assert.equal(resolveConfig({ schedule: { type: 'cosine', warmupEpochs: 0 }, train: { epochs: 2 } }).train.epochs, 2);
 });

@@ -8,12 +8,32 @@ import { z } from 'zod';
 import YAML from 'yaml';
 import { CATALOG_NAMES } from '../data/catalog';
 import { SYNTHETIC } from '../data/train-data';
+import { FILE_DATASET_NAMES } from '../data/stream/file-data';
 import { methodSchema, parseRecipe } from '../methods';
 import { ConfigError, RecipeError } from '../core/errors';
 import { PRETEXT_METHODS } from '../ssp/names';
 
-/** The values `data.dataset` takes: the catalogue's data sets and the generated one. */
-export const DATASETS: readonly string[] = [...CATALOG_NAMES, SYNTHETIC];
+/**
+ * The values `data.dataset` takes: the catalogue's data sets, the generated one and the streamed file data sets
+ * (src/data/stream/file-data.ts); own images as `folder:<dir>`, `list:<file>` or `csv:<file>`.
+ */
+export const DATASETS: readonly string[] = [...CATALOG_NAMES, SYNTHETIC, ...FILE_DATASET_NAMES];
+const OWN_DATA = /^(folder|list|csv):.+$/;
+const datasetName = z
+  .string()
+  .superRefine((v, ctx) => {
+    if (DATASETS.includes(v) || OWN_DATA.test(v)) return;
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message:
+        `'${v}' is not allowed (allowed: ${DATASETS.join(', ')}, ` +
+        `or folder:<dir>, list:<file>, csv:<file> for your own images)`,
+    });
+  })
+  .transform((v) => {
+    const m = /^(folder|list|csv):(.+)$/.exec(v);
+    return m ? `${m[1]}:${expandHome(m[2])}` : v;
+  });
 
 /** A leading `~` (alone or before '/') is the user's home folder, as in a shell. */
 export function expandHome(p: string): string {
@@ -101,7 +121,7 @@ export const TrainConfigSchema = z
     threads: z.number().int().positive().optional().describe('libtorch intra-op threads (default: cores)'),
     data: z
       .object({
-        dataset: z.enum(DATASETS as [string, ...string[]]).default('fmnist-lt'),
+        dataset: datasetName.default('fmnist-lt'),
         root: pathString.optional().describe("dataset folder (default: the dataset's usual place)"),
         imbType: z.enum(['exp', 'step']).default('exp'),
         rho: z.number().min(1).finite().default(100),
@@ -119,6 +139,55 @@ export const TrainConfigSchema = z
           .nonnegative()
           .default(0)
           .describe('images per class held out of the training pool for model selection'),
+        // Streamed file data sets (imagenet-lt, inat2018, places-lt, folder:/list:/csv:), src/data/stream.
+        cropSize: z
+          .number()
+          .int()
+          .min(8)
+          .default(224)
+          .describe('streamed data: RandomResizedCrop / CenterCrop side (SPEC §1.4: 224)'),
+        workSize: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe('streamed data: square working image the training crop is taken from (default cropSize·256/224)'),
+        testResize: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe(
+            'streamed data: test Resize of the shorter side before CenterCrop (default cropSize·256/224 = 256)',
+          ),
+        colorJitter: z
+          .union([z.literal('auto'), z.boolean()])
+          .default('auto')
+          .describe('streamed data: ColorJitter(0.4,0.4,0.4,0) in training; auto = on except for inat2018'),
+        badImages: z
+          .enum(['skip', 'fail'])
+          .default('skip')
+          .describe(
+            'streamed data: an unreadable image is reported and dropped from its batch (skip) or stops the run',
+          ),
+        prefetch: z.number().int().min(0).max(16).default(2).describe('streamed data: batches decoded ahead'),
+        valFraction: z
+          .number()
+          .min(0)
+          .max(0.9)
+          .optional()
+          .describe('own data: fraction of each class held out for validation (default 0.1 unless valPerClass)'),
+        testFraction: z
+          .number()
+          .min(0)
+          .max(0.9)
+          .default(0.2)
+          .describe('own data without data.test: fraction of each class held out as the test split'),
+        test: z
+          .string()
+          .regex(OWN_DATA, 'folder:<dir>, list:<file> or csv:<file>')
+          .optional()
+          .describe('own data: the test images (folder:/list:/csv:) instead of a held-out part'),
         synthetic: z
           .object({
             numClasses: z.number().int().min(2).default(4),
@@ -277,6 +346,16 @@ export const TrainConfigSchema = z
       }
     };
     walk(cfg, []);
+    // Warm-up must leave epochs to schedule (cosine: checked here, before a run directory exists).
+    const sch = cfg.schedule as { type?: string; warmupEpochs?: number };
+    const epochs = (cfg.train as { epochs?: number }).epochs;
+    if (sch.type === 'cosine' && typeof epochs === 'number' && !(epochs > (sch.warmupEpochs ?? 0))) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['schedule', 'warmupEpochs'],
+        message: `${sch.warmupEpochs} warm-up epochs leave none of train.epochs (${epochs}) to the cosine schedule`,
+      });
+    }
     try {
       parseRecipe(cfg.method.recipe as string);
     } catch (e) {
@@ -506,6 +585,10 @@ export const PRESETS: Record<string, Record<string, unknown>> = (() => {
     train: { epochs: 12, batchSize: 128 },
     schedule: { warmupEpochs: 1 },
   };
+  for (const [name, p] of Object.entries(largeScalePresets())) {
+    out[name] = p.config;
+    PRESET_NOTES[name] = p.note;
+  }
   for (const p of semiSupervisedPresets()) {
     const base = structuredClone(p.dataset === 'fmnist-lt' ? out['fmnist-lt'] : preset(p.dataset, p.rho, 'exp', 'ce'));
     const data = base.data as Record<string, unknown>;
@@ -555,6 +638,61 @@ function semiSupervisedPresets(): {
       relevance: r,
       note: `DU@5× at ρU=1, ${100 * r}% relevant, the rest MNIST digits (S1 Fig. 2)`,
     });
+  }
+  return out;
+}
+
+/**
+ * The linear scaling rule for the large-scale setups: lr = 0.2 × batch / 512 (Goyal et al. 2017, "Accurate,
+ * Large Minibatch SGD", §2.1; the decoupling code base scales its ImageNet-LT lr the same way from 0.2 @ 512).
+ * Use it when a preset's batch does not fit: `--set train.batchSize=128 --set optim.lr=0.05`.
+ */
+export function scaledLr(batchSize: number): number {
+  return (0.2 * batchSize) / 512;
+}
+
+/**
+ * S1 Tables 4–5 and the decoupling baselines on the streamed benchmarks (SPEC §5, Kang et al. 2020
+ * classifier-balancing configs): ResNet-10 / ResNet-50, SGD momentum 0.9, weight decay 5e-4, cosine schedule
+ * without warm-up over 90 epochs, lr 0.2 at batch 512 (scaledLr for other batches); RandomResizedCrop 224 +
+ * flip (+ ColorJitter except on iNat). Recipes: CE; the classifier stages cRT (class-aware sampling, 4 per
+ * class), LWS and τ-norm after CE. S1's "+ SSP" rows (MoCo v2 pre-training) need pre-training on streamed
+ * data, which is not there yet. Names: `<dataset>-<model>-<recipe>`, e.g. imagenet-lt-resnet10-ce.
+ */
+function largeScalePresets(): Record<string, { config: Record<string, unknown>; note: string }> {
+  // The reference lr and batch (SPEC §5); literals here because PRESETS is built while this module loads.
+  const LARGE_SCALE_LR = 0.2;
+  const LARGE_SCALE_BATCH = 512;
+  const out: Record<string, { config: Record<string, unknown>; note: string }> = {};
+  const sets: [string, string, string[]][] = [
+    ['imagenet-lt', 'ImageNet-LT', ['resnet10', 'resnet50']],
+    ['inat2018', 'iNaturalist 2018', ['resnet50']],
+    ['places-lt', 'Places-LT', ['resnet10', 'resnet50']],
+  ];
+  const recipes: [string, string][] = [
+    ['ce', 'CE (S1 Table 4/5 baseline row)'],
+    ['ce+crt', 'CE then cRT: frozen backbone, new head, class-aware sampling'],
+    ['ce+lws', 'CE then LWS: learnable per-class logit scales, class-aware sampling'],
+    ['ce+tau-norm', 'CE then τ-normalised classifier'],
+  ];
+  for (const [dataset, title, modelNames] of sets) {
+    for (const model of modelNames) {
+      for (const [recipe, what] of recipes) {
+        out[`${dataset}-${model}-${recipe}`] = {
+          config: {
+            data: { dataset, cropSize: 224 },
+            model: { name: model },
+            method: { recipe },
+            optim: { lr: LARGE_SCALE_LR, momentum: 0.9, weightDecay: 5e-4 },
+            schedule: { type: 'cosine', warmupEpochs: 0 },
+            train: { epochs: 90, batchSize: LARGE_SCALE_BATCH },
+          },
+          note:
+            `${title}, ${model.replace('resnet', 'ResNet-')}, ${what}; 90 epochs cosine, lr 0.2 @ batch 512 ` +
+            `(lr = 0.2·batch/512); needs data.root`,
+        };
+      }
+    }
   }
   return out;
 }

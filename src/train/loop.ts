@@ -5,7 +5,8 @@
 //   1. reseed: libtorch's generator and the epoch's JS stream from (seed, stage, epoch) — so a resumed run
 //      replays exactly what an uninterrupted one does;
 //   2. task.beginEpoch (class weights, sampler, train mode), then hooks' onEpochBegin;
-//   3. for each step: hooks' onStepBegin (one of them, lrSchedule, returns the lr), then in one tidy scope task.step → named loss terms,
+//   3. for each step (the batch from the task's stream: awaited when the stream is asynchronous, e.g. decoded
+//      from files while the previous step ran): hooks' onStepBegin (one of them, lrSchedule, returns the lr), then in one tidy scope task.step → named loss terms,
 //      their sum checked finite, zeroGrad, backward, optimizer step, task.afterStep; then hooks' onStepEnd,
 //      and a yield to the event loop (Ctrl-C and callbacks run between steps);
 //   4. an epoch cut short by a stop request ends the stage without logging; otherwise the epoch's log —
@@ -126,10 +127,12 @@ export async function runStage(
     let seen = 0;
     let lr = 0;
     let step = 0;
-    const batches = task.batches.epoch(epoch);
+    // A stream that prepares batches asynchronously (file decoding) is awaited; others are iterated as before.
+    const asyncBatches = task.batches.asyncEpoch?.(epoch) ?? null;
+    const batches = asyncBatches ? null : task.batches.epoch(epoch);
     try {
       for (; step < steps && !o.control.stopRequested; step++) {
-        const next = batches.next();
+        const next = asyncBatches ? await asyncBatches.next() : (batches as Iterator<unknown>).next();
         if (next.done) break;
         const info: StepInfo = { stage, epoch, step, steps };
         let set: number | undefined;
@@ -167,7 +170,8 @@ export async function runStage(
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
-      batches.return?.();
+      if (asyncBatches) await asyncBatches.return?.();
+      else batches?.return?.();
     }
     if (o.control.stopRequested && step < steps) return false;
     const end = task.endEpoch?.(e) ?? undefined;

@@ -11,7 +11,12 @@ import { manualSeed, setNumThreads, runtimeInfo, dispose } from '../engine';
 import type { ClassificationSummary } from '../eval/metrics';
 import { headline } from '../eval/headline';
 import { buildTrainData, TrainData, ImageSet } from '../data/train-data';
-import { DataLoader, InMemorySource, EpochSampler } from '../data/loader';
+import { DataLoader, InMemorySource, EpochSampler, ShuffleSampler } from '../data/loader';
+import type { Batch, BatchTransform } from '../data/loader';
+import { StreamLoader, countsProfile, formatProfile } from '../data/stream';
+import { recommend } from '../data/recommend';
+import type { FileList, StreamedSplits } from '../data/stream';
+import type { BatchStream } from '../core/task';
 import { parseRecipe, buildPlan, describeRecipe } from '../methods';
 import type { MethodPlan, StageEnv, StageFactory, UnlabeledTerm, ViewKind } from '../methods';
 import { InstanceSampler } from '../data/samplers';
@@ -26,9 +31,9 @@ import { RunDir, RunFileError, RunState, gitSha, ltkitVersion } from './run-dir'
 import { runStage, Hook, LoopControl, EpochLog, StageSummary } from './loop';
 import { lrSchedule, evaluation, metricsLog, runState, checkpoints, interrupt, stopAfterEpochs } from './hooks';
 import { Progress } from './progress';
-import { batchPipelines, unlabeledViews, InputSpec } from './pipelines';
+import { batchPipelines, streamPipelines, unlabeledViews, InputSpec } from './pipelines';
 import { buildModel } from './run-model';
-import { evaluateModel, extractFeatures, supervisedStage } from './classification';
+import { batchFeatures, evaluateBatches, evaluateModel, extractFeatures, supervisedStage } from './classification';
 import { writeFileAtomic } from '../util/fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
@@ -237,7 +242,9 @@ async function trainRun(
   const ctx = localContext({ device: cfg.device, channelsLast: cfg.train.channelsLast });
   if (cfg.threads) setNumThreads(cfg.threads);
   const log = opts.log;
-  const parts = assemble(cfg, run, ctx, opts.data ?? buildTrainData(cfg.data), log, init);
+  const data = opts.data ?? buildTrainData(cfg.data);
+  if (data.files && ctx.isMain) logStreamedData(data.files, data.clsNumList, log);
+  const parts = assemble(cfg, run, ctx, data, log, init);
   const stageNames = parts.factories.map((f) => f.name);
   const state = opts.resume ? prepareResume(parts, stageNames) : recordNewRun(parts, stageNames);
   log(
@@ -313,7 +320,13 @@ function assemble(
   const recipe = parseRecipe(cfg.method.recipe);
   const plan = buildPlan(recipe, { settings: cfg, clsNumList: data.clsNumList, numClasses: data.numClasses });
   const input = { imageShape: data.train.shape.slice(1) as [number, number, number], mean: data.mean, std: data.std };
-  const pipes = batchPipelines(input, cfg.train.augment, { channelsLast: ctx.channelsLast });
+  const files = data.files ?? null;
+  if (files) checkStreamable(cfg);
+  const pipes = files
+    ? streamPipelines({ ...files, mean: data.mean, std: data.std }, cfg.train.augment, {
+        channelsLast: ctx.channelsLast,
+      })
+    : batchPipelines(input, cfg.train.augment, { channelsLast: ctx.channelsLast });
   manualSeed(cfg.seed);
   const outputs = modelOutputs(cfg, data.numClasses);
   const model = buildModel(cfg, plan.normedLinear, { numClasses: outputs, inChannels: input.imageShape[2], ctx });
@@ -327,8 +340,19 @@ function assemble(
 
   const splitSet = (split: 'train' | EvalSplit): ImageSet | null =>
     split === 'train' ? data.train : split === 'val' ? data.val : data.test;
+  const fileSet = (split: 'train' | EvalSplit): FileList | null =>
+    !files ? null : split === 'train' ? files.train : split === 'val' ? files.val : files.test;
   const evaluate = (split: EvalSplit) => {
     const set = splitSet(split);
+    const list = fileSet(split);
+    if (files) {
+      return list
+        ? evaluateBatches(model, evalLoader(files, list, pipes.test, log).epoch(0), {
+            numClasses: data.numClasses,
+            trainCounts: data.labeledCounts,
+          })
+        : null;
+    }
     return set
       ? // Shot groups by the labeled images per class (pseudo-labels do not move a class between groups).
         evaluateModel(model, set, pipes.test, { numClasses: data.numClasses, trainCounts: data.labeledCounts })
@@ -338,14 +362,26 @@ function assemble(
   if (cfg.train.batchSize % ctx.worldSize !== 0) {
     throw new ConfigError(`train.batchSize: ${cfg.train.batchSize} is not divisible by ${ctx.worldSize} processes`);
   }
-  const trainLoader = (sampler: EpochSampler) =>
-    new DataLoader(new InMemorySource(data.train), {
-      sampler,
-      batchSize: cfg.train.batchSize / ctx.worldSize,
-      transform: pipes.train,
-      seed: cfg.seed,
-      shard: { rank: ctx.rank, worldSize: ctx.worldSize },
-    });
+  const trainLoader = (sampler: EpochSampler): BatchStream<Batch> =>
+    files
+      ? new StreamLoader(files.train, {
+          sampler,
+          batchSize: cfg.train.batchSize / ctx.worldSize,
+          decode: { mode: 'train', size: files.workSize },
+          transform: pipes.train,
+          seed: cfg.seed,
+          prefetch: files.prefetch,
+          badImages: files.badImages,
+          report: log,
+          shard: { rank: ctx.rank, worldSize: ctx.worldSize },
+        })
+      : new DataLoader(new InMemorySource(data.train), {
+          sampler,
+          batchSize: cfg.train.batchSize / ctx.worldSize,
+          transform: pipes.train,
+          seed: cfg.seed,
+          shard: { rank: ctx.rank, worldSize: ctx.worldSize },
+        });
   const env: StageEnv = {
     model,
     settings: cfg,
@@ -355,6 +391,8 @@ function assemble(
     trainTargets: data.train.targets,
     trainLoader,
     features: (split) => {
+      const list = fileSet(split);
+      if (files) return list ? batchFeatures(model, evalLoader(files, list, pipes.test, log).epoch(0)) : null;
       const set = splitSet(split);
       return set ? extractFeatures(model, set, pipes.test) : null;
     },
@@ -684,4 +722,51 @@ export function savedConfig(outDir: string, name: string): TrainConfig {
 
 function runConfig(run: RunDir): TrainConfig {
   return resolveConfig(run.readRun().config, `${run.file('run.json')}: config`);
+}
+
+// ------------------------------------------------------------------ streamed file data (src/data/stream)
+
+/** What a streamed-data run cannot do yet: everything that needs the whole training set in memory. */
+function checkStreamable(cfg: TrainConfig): void {
+  const why =
+    cfg.pretrain.method !== 'none'
+      ? 'pretrain.method (the pretext tasks read images from memory)'
+      : anyAnalysis(cfg.analysis)
+        ? 'analysis.* (the analyses read images from memory)'
+        : cfg.data.unlabeled
+          ? 'data.unlabeled'
+          : null;
+  if (why) throw new ConfigError(`${why}: not supported yet for the streamed data set '${cfg.data.dataset}'`);
+}
+
+/** The start-of-training lines of a streamed data set: where its splits come from and its long-tail profile. */
+function logStreamedData(f: StreamedSplits, counts: number[], log: (l: string) => void): void {
+  log(
+    `[ltkit] streamed data: train ${f.train.paths.length} images (${f.from.train}), ` +
+      `${f.val ? `val ${f.val.paths.length} (${f.from.val}), ` : ''}test ${f.test.paths.length} (${f.from.test}); ` +
+      `decode: train ${f.workSize}² working square → RandomResizedCrop ${f.crop}` +
+      `${f.colorJitter ? ' + ColorJitter' : ''}, test Resize ${f.testResize} + CenterCrop ${f.crop}`,
+  );
+  for (const n of f.notes) log(`[ltkit] note: ${n}`);
+  for (const l of formatProfile(countsProfile(counts), f.classNames, counts)) log(l);
+  const rec = recommend(counts);
+  log(`[ltkit] recommend: ${rec.recipe} — ${rec.reason}`);
+}
+
+/** A split's images in order, decoded for testing (Resize + CenterCrop), through `transform`. */
+function evalLoader(
+  f: StreamedSplits,
+  list: FileList,
+  transform: BatchTransform<Tensor>,
+  log: (l: string) => void,
+): StreamLoader<Tensor> {
+  return new StreamLoader(list, {
+    sampler: new ShuffleSampler(list.paths.length, 0, false),
+    batchSize: 64,
+    decode: { mode: 'test', size: f.crop, resize: f.testResize },
+    transform,
+    prefetch: f.prefetch,
+    badImages: f.badImages,
+    report: log,
+  });
 }

@@ -319,7 +319,7 @@ export function disposeBatch(b: { x: unknown; y: Tensor }): void {
  * Runs fn so that the tensors it returns belong to no enclosing tidy scope: they are kept, which exempts
  * them from scope disposal; their owner (the loader or the caller) disposes them explicitly.
  */
-function untracked<T>(fn: () => T): T {
+export function untracked<T>(fn: () => T): T {
   const r = tidy(fn);
   const out: Tensor[] = [];
   const walk = (v: unknown, d: number): void => {

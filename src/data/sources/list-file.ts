@@ -14,6 +14,8 @@ export interface ListFileOptions extends ClassCountOptions {
   classNames?: string[];
   /** Stat every listed image at load time (default true). */
   checkFiles?: boolean;
+  /** Read '/a/b.jpg' as 'a/b.jpg' under `root` (Places-LT's lists start every path with '/'). */
+  pathsUnderRoot?: boolean;
   name?: string;
 }
 
@@ -44,7 +46,7 @@ export function loadListFile(opts: ListFileOptions): FileImageSource {
   const { paths, labels, lines } = parseListFile(text, file);
   if (paths.length === 0) throw new DataFormatError(file, 'no entries');
   const root = opts.root ?? path.dirname(file);
-  const abs = paths.map((p) => path.resolve(root, p));
+  const abs = paths.map((p) => path.resolve(root, opts.pathsUnderRoot ? p.replace(/^\/+/, '') : p));
   const targets = Int32Array.from(labels);
   const numClasses = resolveClassCount(file, targets, {
     numClasses: opts.numClasses ?? opts.classNames?.length,
