@@ -4,7 +4,7 @@
 # to $OUT (default runs/s1). Every part is an ordinary run: a killed script resumes where it stopped when run
 # again (self-train reuses finished parts; plain train runs are resumed with --resume by hand).
 #   bash bench/s1-fmnist.sh semi   # CE, CE + pseudo-labels (ρU = 1, 100; r = 0.5), LDAM-DRW + pseudo-labels,
-#                                  # CE + Mean Teacher / VAT / FixMatch (DU@5×, batch 256)
+#                                  # CE + Mean Teacher / VAT / FixMatch and FixMatch at weight 0 (DU@5×, batch 256)
 #   bash bench/s1-fmnist.sh ssp    # CE, LDAM-DRW, MFW+DRW from scratch and after rotation; MoCo v2 → cRT
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,9 @@ case "${1:-}" in
       $L self-train --config fmnist-lt-exp100-du5-rhou100 $C --name st-rhou100 --json > "$OUT-st-rhou100.json"
       $L self-train --config fmnist-lt-exp100-du5-r0.5 $C --name st-r0.5 --json > "$OUT-st-r0.5.json"
       $L train --config fmnist-lt-exp100-du5-rhou1 $C --set method.recipe=ce+fixmatch --name ce-fixmatch
+      # The control: FixMatch's joint batches (labeled, weak, strong) with its loss weighted 0.
+      $L train --config fmnist-lt-exp100-du5-rhou1 $C --set method.recipe=ce+fixmatch \
+        --set method.fixmatch.weight=0 --name ce-fixmatch-w0
     ) &
     wait
     ;;

@@ -54,8 +54,8 @@ async function run(p: Parsed, io: CliIO): Promise<void> {
     for (const panel of s.panels) {
       const points = panel.series.flatMap((ser) =>
         ser.rows.flatMap((r) => [
-          { name: `${ser.name} (simulated)`, x: r.x, y: r.simulated, kind: 'simulated' as const, lo: r.lo, hi: r.hi },
-          { name: `${ser.name} (${panel.boundKind} bound)`, x: r.x, y: r.bound, kind: 'bound' as const },
+          { name: ser.name, x: r.x, y: r.simulated, kind: 'simulated' as const, lo: r.lo, hi: r.hi },
+          { name: ser.name, x: r.x, y: r.bound, kind: 'bound' as const },
         ]),
       );
       const svg = await renderSvg(

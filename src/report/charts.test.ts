@@ -15,6 +15,8 @@ const COUNTS = [500, 120, 40, 8];
 function assertWellFormed(svg: string): void {
   assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   assert.match(svg, /<\/svg>\s*$/);
+  // XML 1.0 allows no control characters but tab, newline and carriage return.
+  assert.doesNotMatch(svg, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/, 'a character XML forbids');
   const stack: string[] = [];
   const tag = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"]*")*)\s*(\/?)>/g;
   let last = 0;

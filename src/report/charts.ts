@@ -756,25 +756,27 @@ export function theoryCurves(
 ): VegaLiteSpec {
   const chart = 'theoryCurves';
   if (!Array.isArray(series) || series.length === 0) fail(chart, 'no points');
+  // A setting (name) has one colour; its simulated points and its bound are told apart by the dash.
   const names: string[] = [];
-  const kindOf = new Map<string, string>();
   const values = series.map((p, i) => {
     if (typeof p.name !== 'string') fail(chart, `series[${i}].name is not a string`);
     if (p.kind !== 'simulated' && p.kind !== 'bound')
       fail(chart, `series[${i}].kind = "${p.kind}" is not simulated/bound`);
-    const prev = kindOf.get(p.name);
-    if (prev === undefined) {
-      kindOf.set(p.name, p.kind);
-      names.push(p.name);
-    } else if (prev !== p.kind) {
-      fail(chart, `series "${p.name}" mixes simulated and bound points`);
-    }
+    if (!names.includes(p.name)) names.push(p.name);
     const x = checkFinite(chart, `series[${i}].x`, p.x);
     if (opts.logX && x <= 0) fail(chart, `series[${i}].x = ${x} must be positive on a log axis`);
     const lo = optFinite(chart, `series[${i}].lo`, p.lo);
     const hi = optFinite(chart, `series[${i}].hi`, p.hi);
     if ((lo === null) !== (hi === null)) fail(chart, `series[${i}] has only one of lo / hi`);
-    return { name: p.name, kind: p.kind, x, y: checkFinite(chart, `series[${i}].y`, p.y), lo, hi };
+    return {
+      name: p.name,
+      kind: p.kind,
+      line: `${p.name} · ${p.kind}`,
+      x,
+      y: checkFinite(chart, `series[${i}].y`, p.y),
+      lo,
+      hi,
+    };
   });
   const x = {
     field: 'x',
@@ -797,7 +799,7 @@ export function theoryCurves(
         x,
         y,
         color,
-        detail: { field: 'name', type: 'nominal' },
+        detail: { field: 'line', type: 'nominal' },
         order: { field: 'x', type: 'quantitative' },
         strokeDash: {
           field: 'kind',
