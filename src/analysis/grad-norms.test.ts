@@ -107,3 +107,30 @@ test('the passes leave parameters, .grad, BatchNorm statistics and the mode as t
   assert.deepEqual(perClassMean(c.correct, c.count), [0.5, 1, 2 / 3, null]);
   assert.deepEqual(perClassMean(c.predictedAs, c.count), [1, 2, 2 / 3, null]);
 });
+
+test('training progress of a model whose predictions are known: per-class accuracy and classification ratio', () => {
+  const set = tinySet(); // 6 images of class 0, 3 of class 1, 1 of class 2
+  const model = models.create('resnet8', { numClasses: 3 });
+  try {
+    // A head with zero weights predicts its largest bias for every image.
+    const head = model.stateDict();
+    const predictOnly = (c: number) =>
+      tidy(() => {
+        head['linear.weight'].zero_();
+        head['linear.bias'].copy_(
+          tensor(
+            Float32Array.from([0, 1, 2], (k) => (k === c ? 5 : 0)),
+            [3],
+          ),
+        );
+      });
+    const data = { set, transform: toFloat, batchSize: 4 };
+    predictOnly(1);
+    assert.deepEqual(trainingProgress(model, data, 3), { accuracy: [0, 1, 0], ratio: [0, 10 / 3, 0] });
+    predictOnly(2);
+    assert.deepEqual(trainingProgress(model, data, 3), { accuracy: [0, 0, 1], ratio: [0, 0, 10] });
+    dispose(head);
+  } finally {
+    model.dispose();
+  }
+});
