@@ -16,7 +16,8 @@ export const sweepCommand: CommandModule = {
       'saved configuration differs from its grid point is refused (nothing is overwritten). --jobs N trains N\n' +
       'runs at once as child processes (`ltkit train`), each with cores/N libtorch threads unless the grid sets\n' +
       'threads; each child logs to <grid>/.logs/. mode: self-train runs the pseudo-label chain per point\n' +
-      "(`ltkit self-train`). Ends with the comparison report of the grid's runs (<grid>/report.html, .md, .csv).\n" +
+      '(`ltkit self-train`). Ctrl-C or SIGTERM stops every running run after its step (exit 130; the next sweep\n' +
+      "resumes them). Ends with the comparison report of the grid's runs (<grid>/report.html, .md, .csv).\n" +
       "Shipped grids: grids/*.yaml (the papers' tables) and grids/*-fmnist.yaml (CPU-sized versions).",
     options: [
       { name: 'jobs', type: 'number', help: 'runs at once', default: 1, metavar: 'N' },

@@ -205,3 +205,42 @@ test('the shipped grids expand, with unique names, and the FMNIST-LT ones run on
     }
   }
 });
+
+test('a SIGTERM to the sweep stops its runs after their step (exit 130); the next sweep resumes and finishes them', async () => {
+  const out = path.join(TMP, 'sig');
+  const file = writeGrid(
+    'sig.yaml',
+    GRID.replace('name: tiny', 'name: sig')
+      .replace(`outDir: ${OUT}`, `outDir: ${out}`)
+      .replace('train.epochs: 2', 'train.epochs: 200\n  train.evalEvery: 50')
+      .replace('recipes: [ce, ldam+drw]', 'recipes: [ce]'),
+  );
+  const { spawn } = await import('child_process');
+  const cli = path.resolve(__dirname, '..', '..', '..', 'bin', 'ltkit.js');
+  const sweep = spawn(process.execPath, [cli, 'sweep', file, '--jobs', '2', '--no-report'], { stdio: 'pipe' });
+  let err = '';
+  sweep.stderr.on('data', (d) => (err += String(d)));
+  const metrics = (seed: number) => path.join(out, 'sig', 'synthetic', `ce-rho100-exp-s${seed}-ss0`, 'metrics.jsonl');
+  const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).length : 0);
+  // Both runs are under way: each has logged some epochs.
+  for (let i = 0; i < 600 && !(lines(metrics(0)) > 2 && lines(metrics(1)) > 2); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(lines(metrics(0)) > 2 && lines(metrics(1)) > 2, `both runs started:\n${err}`);
+  sweep.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => sweep.on('exit', (c) => r(c)));
+  assert.equal(code, 130, err);
+  assert.match(err, /SIGTERM: no new runs start/);
+  for (const seed of [0, 1]) {
+    const run = JSON.parse(fs.readFileSync(path.join(path.dirname(metrics(seed)), 'run.json'), 'utf8'));
+    assert.notEqual(run.status, 'completed', 'stopped before its 200 epochs');
+    assert.ok(lines(metrics(seed)) < 200);
+  }
+  // The children let go of their runs: the next sweep resumes both and finishes them.
+  const again = await runSweep(file, { jobs: 2, noReport: true, log: () => undefined });
+  assert.equal(again.status, 'completed');
+  for (const seed of [0, 1]) {
+    const run = JSON.parse(fs.readFileSync(path.join(path.dirname(metrics(seed)), 'run.json'), 'utf8'));
+    assert.equal(run.status, 'completed');
+  }
+});

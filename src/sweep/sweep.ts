@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { spawn } from 'child_process';
+import { spawn, ChildProcess } from 'child_process';
 import { ConfigError } from '../core/errors';
 import { RESUME_FREE_KEYS, TrainConfig, resolveConfig } from '../train/config';
 import { RunDir } from '../train/run-dir';
@@ -191,13 +191,19 @@ export async function runSweep(file: string, o: SweepOptions = {}): Promise<Swee
     ) + '\n',
   );
 
+  // Children run in process groups of their own, so a terminal's Ctrl-C reaches the sweep alone; the sweep
+  // passes it on once to every running child (SIGTERM too), which stops after its current step — its last
+  // checkpoint stays and the next sweep resumes it.
   let stopping = false;
-  const onSigint = () => {
+  const children = new Set<ChildProcess>();
+  const onSignal = (sig: NodeJS.Signals) => {
     if (!stopping)
-      log('[sweep] stopping: no new runs start; the running ones stop at their next step (their checkpoints stay)');
+      log(`[sweep] ${sig}: no new runs start; the running ones stop after their step (their checkpoints stay)`);
     stopping = true;
+    for (const c of children) c.kill('SIGINT');
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const durations: number[] = [];
   const busy = new Set<string>();
   let done = 0;
@@ -234,9 +240,15 @@ export async function runSweep(file: string, o: SweepOptions = {}): Promise<Swee
     const t0 = Date.now();
     started++;
     log(`[sweep] start ${started}/${todo.length} ${p.name}${resume ? ` (resuming: ${r.detail})` : ''}`);
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', fd, fd], env: process.env });
+    const child = spawn(process.execPath, [cli, ...args], {
+      stdio: ['ignore', fd, fd],
+      env: process.env,
+      detached: true,
+    });
+    children.add(child);
     return new Promise<void>((resolve) => {
       const finish = (code: number | null, signal: string | null, error?: Error) => {
+        children.delete(child);
         fs.closeSync(fd);
         const seconds = (Date.now() - t0) / 1000;
         r.seconds = seconds;
@@ -298,7 +310,8 @@ export async function runSweep(file: string, o: SweepOptions = {}): Promise<Swee
       await Promise.race(running);
     }
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
   for (const x of queue) x.r.status = 'interrupted';
   const failed = inspected.filter((x) => x.status === 'failed');
