@@ -15,7 +15,7 @@ import { BatchNorm2d, Linear, NormedLinear, ScaledHead } from '../nn/layers';
 import { createModel, ClassifierModel } from '../models';
 import { exportOnnx, OnnxExportError, readOnnxModel, checkOnnx, runOnnx, SUPPORTED_OPSETS } from '.';
 import { Message, readFields } from './protobuf';
-import { runCli } from '../cli/test-util';
+import { runCli, tinyRunSets } from '../cli/test-util';
 import { parseArgs } from '../cli/args';
 import { exportCommand } from '../cli/export-command';
 
@@ -258,23 +258,7 @@ test('an unsupported module is an error naming the module, its path and class; m
 
 // ------------------------------------------------------------------------------------------------ the CLI
 
-const BASE = [
-  'data.dataset=synthetic',
-  'data.synthetic.size=8',
-  'data.synthetic.numClasses=4',
-  'data.synthetic.imgMax=24',
-  'data.synthetic.testPerClass=4',
-  'model.name=resnet8',
-  'train.batchSize=8',
-  'train.epochs=2',
-  'train.maxStepsPerEpoch=1',
-  'train.progress=off',
-  'schedule.warmupEpochs=1',
-  'method.crt.epochs=1',
-  'method.lws.epochs=1',
-  'method.tauNorm.taus=[0,0.5,1]',
-  `outDir=${OUT}`,
-];
+const BASE = tinyRunSets(OUT);
 
 async function exportCli(argv: string[]): Promise<{ stdout: string; error: Error | null }> {
   let stdout = '';

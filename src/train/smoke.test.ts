@@ -4,7 +4,7 @@
 // (exit code, finite loss terms, run.json, metrics, checkpoints; `ltkit eval` gives the final model's
 // numbers); every trainable parameter gets a gradient under each recipe's loss; a training call leaves no
 // live native tensors behind. A component registered tomorrow is in these cases the moment it exists.
-import { runCli } from '../cli/test-util';
+import { runCli, tinyRunSets } from '../cli/test-util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -62,23 +62,7 @@ const CASES: Case[] = [
 ];
 
 /** Tiny synthetic data, resnet8, 2 epochs × 1 step (so DRW/DRS switch at epoch floor(0.8·2) = 1). */
-const BASE = [
-  'data.dataset=synthetic',
-  'data.synthetic.size=8',
-  'data.synthetic.numClasses=4',
-  'data.synthetic.imgMax=24',
-  'data.synthetic.testPerClass=4',
-  'model.name=resnet8',
-  'train.batchSize=8',
-  'train.epochs=2',
-  'train.maxStepsPerEpoch=1',
-  'train.progress=off',
-  'schedule.warmupEpochs=1',
-  'method.crt.epochs=1',
-  'method.lws.epochs=1',
-  'method.tauNorm.taus=[0,0.5,1]',
-  `outDir=${OUT}`,
-];
+const BASE = tinyRunSets(OUT);
 
 /** Runs the CLI in-process with stdout/stderr captured. */
 const cli = (argv: string[]) => runCli(argv);
