@@ -6,7 +6,7 @@
   "targets": [
     {
       "target_name": "ltkit",
-      "sources": ["src/addon.cc"],
+      "sources": ["src/addon.cc", "src/amp.cc", "src/dist.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node -p \"process.env.LTKIT_TORCH_INCLUDES || ''\")"

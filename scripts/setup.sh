@@ -106,7 +106,7 @@ addon=native/build/Release/ltkit.node
 need_build=0
 [ -e "$addon" ] || need_build=1
 if [ $need_build = 0 ]; then
-  for f in native/src/*.cc native/binding.gyp; do [ "$f" -nt "$addon" ] && need_build=1; done
+  for f in native/src/*.cc native/src/*.h native/binding.gyp; do [ "$f" -nt "$addon" ] && need_build=1; done
   [ "$(cat native/build/.torch 2>/dev/null)" = "$torch_lib" ] || need_build=1
 fi
 if [ $need_build = 1 ]; then

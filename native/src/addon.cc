@@ -17,6 +17,7 @@
 #include <torch/version.h>
 #include <c10/core/CPUAllocator.h>
 #include <napi.h>
+#include "common.h"
 #include <malloc.h>
 
 #include <atomic>
@@ -28,7 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace {
+namespace ltn {
 
 // ------------------------------------------------------------- CPU allocator
 
@@ -152,8 +153,6 @@ void finalizeBox(FinalizeEnv env, void* data, void* /*hint*/) {
   delete b;
 }
 
-[[noreturn]] void fail(Napi::Env env, const std::string& msg);
-
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   auto* box = new Box{std::move(t), 0};
@@ -190,20 +189,6 @@ const at::Tensor& unbox(Napi::Env env, const Napi::Value& v, const char* what) {
   Box* box = v.As<Napi::External<Box>>().Data();
   if (!box->t.defined()) fail(env, std::string(what) + ": tensor was used after dispose()");
   return box->t;
-}
-
-// Runs fn and converts every C++ exception into a JS Error that names `what`.
-template <typename F>
-Napi::Value guarded(Napi::Env env, const std::string& what, F&& fn) {
-  try {
-    return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const c10::Error& e) {
-    fail(env, what + ": " + e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    fail(env, what + ": " + e.what());
-  }
 }
 
 // ----------------------------------------------------------- operator table
@@ -773,9 +758,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(ManualSeed); EXPORT(SetNumThreads); EXPORT(GetNumThreads); EXPORT(Runtime);
   EXPORT(LiveTensors);
 #undef EXPORT
+  InitAmp(env, exports);
+  InitDist(env, exports);
   return exports;
 }
 
+}  // namespace ltn
+
+namespace {
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return ltn::Init(env, exports); }
 }  // namespace
 
-NODE_API_MODULE(ltkit, Init)
+NODE_API_MODULE(ltkit, InitModule)
