@@ -19,6 +19,7 @@ export * as report from './report';
 export * as theory from './theory';
 export * as sweep from './sweep';
 export * as onnx from './export';
+export * as dist from './dist';
 export type { TrainResult, TrainOptions, Callbacks } from './train/trainer';
 export { pseudoLabel, selfTrain, formatPseudoLabels } from './train/pseudo-label';
 export type { PseudoLabelOptions, PseudoLabelResult, SelfTrainOptions, SelfTrainResult } from './train/pseudo-label';

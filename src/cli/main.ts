@@ -7,6 +7,7 @@ import { theoryCommand } from './theory-command';
 import { reportCommand } from './report-command';
 import { sweepCommand } from './sweep-command';
 import { exportCommand } from './export-command';
+import { launchCommand } from './launch-command';
 import { ConfigError, RecipeError } from '../core/errors';
 
 type Handler = (p: Parsed) => Promise<void> | void;
@@ -124,12 +125,14 @@ async function trainCommand(p: Parsed, extraSets: string[] = []): Promise<void> 
   const { train } = await import('../train/trainer');
   const log = cfg.train.progress === 'off' ? () => undefined : (l: string) => io.stderr(l + '\n');
   const r = await train(cfg, { resume: Boolean(p.opts.resume), overwrite: Boolean(p.opts.overwrite), log });
+  if (r.status === 'interrupted') process.exitCode = 130;
+  // Under `ltkit launch` / torchrun only rank 0 reports (the others trained the same run).
+  if (Number(process.env.RANK ?? 0) > 0) return;
   if (p.opts.json) out(JSON.stringify(r, null, 2));
   else {
     const { formatResult } = await import('./format');
     out(formatResult(r));
   }
-  if (r.status === 'interrupted') process.exitCode = 130;
 }
 
 command(
@@ -386,7 +389,14 @@ command(
 );
 
 // Commands kept in modules of their own.
-for (const m of [reportCommand, sweepCommand, embedCommand, theoryCommand, exportCommand] as CommandModule[]) {
+for (const m of [
+  reportCommand,
+  sweepCommand,
+  embedCommand,
+  theoryCommand,
+  exportCommand,
+  launchCommand,
+] as CommandModule[]) {
   command(m.spec, (p) => m.run(p, io));
 }
 
@@ -432,7 +442,9 @@ async function runCommand(argv: string[]): Promise<number> {
     io.stderr(`ltkit: unknown command '${name}'\n\n${mainHelp()}\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Options after `--` belong to a wrapped command (ltkit launch -- train --help).
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     out(helpText(cmd.spec));
     return 0;
   }
