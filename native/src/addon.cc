@@ -50,7 +50,18 @@ class CachingCpuAllocator final : public c10::Allocator {
     limit_ = (mb != nullptr ? static_cast<size_t>(std::strtoull(mb, nullptr, 10)) : 1024) << 20;
   }
 
-  c10::DataPtr allocate(size_t n) const override {
+  // c10::Allocator's interface differs between libtorch versions: 1.13 declares `allocate(size_t) const`,
+  // 2.x `allocate(size_t)` and a pure `copy_data`. Both overloads are declared (without `override`, since
+  // only one overrides in either version) so the same code builds against both; the class stays abstract,
+  // and the build fails, if neither matches a future signature.
+  c10::DataPtr allocate(size_t n) const { return take(n); }
+  c10::DataPtr allocate(size_t n) { return take(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &Release; }
+
+ private:
+  c10::DataPtr take(size_t n) const {
     const size_t cls = sizeClass(n);
     void* base = nullptr;
     if (cls >= kMinCached) {
@@ -73,9 +84,6 @@ class CachingCpuAllocator final : public c10::Allocator {
     return {data, data, &Release, c10::Device(c10::DeviceType::CPU)};
   }
 
-  c10::DeleterFnPtr raw_deleter() const override { return &Release; }
-
- private:
   static size_t sizeClass(size_t n) {
     if (n < kMinCached) return n == 0 ? 1 : n;
     size_t p = kMinCached;
@@ -216,9 +224,14 @@ struct OpEntry {
   std::string label;   // "aten::name.overload" for error messages
   std::vector<ArgSpec> args;
   std::vector<RetSpec> rets;
+  int deviceArg = -1;  // a factory op (no tensor arguments): the index of its `device` argument
 };
 
 std::vector<OpEntry> g_ops;
+
+// The device factory ops use when the caller names none (setDefaultDevice; unset = CPU). Ops with a tensor
+// argument keep their own rule (e.g. zeros_like follows its input).
+c10::optional<c10::Device> g_default_device;
 
 Kind kindOf(const c10::TypePtr& type, bool* optional) {
   c10::TypePtr t = type;
@@ -413,6 +426,13 @@ Napi::Value ResolveOp(const Napi::CallbackInfo& info) {
       if (spec.hasDefault) spec.defaultValue = *a.default_value();
       entry.args.push_back(std::move(spec));
     }
+    bool takesTensor = false;
+    for (size_t i = 0; i < entry.args.size(); i++) {
+      Kind k = entry.args[i].kind;
+      if (k == Kind::Tensor || k == Kind::TensorList || k == Kind::OptTensorList) takesTensor = true;
+      if (k == Kind::Device && entry.deviceArg < 0) entry.deviceArg = static_cast<int>(i);
+    }
+    if (takesTensor) entry.deviceArg = -1;
     for (const auto& r : schema.returns()) {
       bool opt;
       RetSpec spec{kindOf(r.type(), &opt), r.alias_info() != nullptr && r.alias_info()->isWrite()};
@@ -486,6 +506,8 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
       Napi::Value v = i < n ? jsArgs.Get(static_cast<uint32_t>(i)) : env.Undefined();
       stack.push_back(toIValue(env, v, op.args[i], op.label));
     }
+    if (op.deviceArg >= 0 && g_default_device && stack[op.deviceArg].isNone())
+      stack[op.deviceArg] = c10::IValue(*g_default_device);
     op.handle.callBoxed(&stack);
     const size_t nr = op.rets.size();
     if (nr == 0) return env.Undefined();
@@ -686,18 +708,10 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, "manualSeed", [&]() -> Napi::Value {
     uint64_t seed = static_cast<uint64_t>(toInt(env, info[0], "manualSeed"));
-    auto gen = at::detail::getDefaultCPUGenerator();
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_current_seed(seed);
-    }
-    if (at::hasCUDA()) {
-      for (int i = 0; i < static_cast<int>(at::detail::getCUDAHooks().getNumGPUs()); i++) {
-        auto g = at::detail::getCUDAHooks().getDefaultCUDAGenerator(i);
-        std::lock_guard<std::mutex> lock(g.mutex());
-        g.set_current_seed(seed);
-      }
-    }
+    // The CPU generator and every GPU's, as torch.manual_seed. at::manual_seed goes through
+    // Context::defaultGenerator(Device), which 1.13 and 2.x both have; the CUDA hooks' accessor it used to
+    // call by hand is getDefaultCUDAGenerator in 1.13 but getDefaultGenerator in recent 2.x (2.13 here).
+    at::manual_seed(seed);
     return env.Undefined();
   });
 }
@@ -706,6 +720,16 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, "setNumThreads", [&]() -> Napi::Value {
     at::set_num_threads(static_cast<int>(toInt(env, info[0], "setNumThreads")));
+    return env.Undefined();
+  });
+}
+
+// setDefaultDevice('cuda:0' | 'cpu' | null): where factory ops put their results when no device is named.
+Napi::Value SetDefaultDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "setDefaultDevice", [&]() -> Napi::Value {
+    if (info[0].IsNull() || info[0].IsUndefined()) g_default_device = c10::nullopt;
+    else g_default_device = c10::Device(info[0].As<Napi::String>().Utf8Value());
     return env.Undefined();
   });
 }
@@ -756,7 +780,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(Backward); EXPORT(Grad); EXPORT(SetGrad); EXPORT(RetainGrad); EXPORT(SetRequiresGrad);
   EXPORT(GradFn); EXPORT(IsLeaf); EXPORT(AutogradGrad); EXPORT(SetGradEnabled); EXPORT(IsGradEnabled);
   EXPORT(ManualSeed); EXPORT(SetNumThreads); EXPORT(GetNumThreads); EXPORT(Runtime);
-  EXPORT(LiveTensors);
+  EXPORT(LiveTensors); EXPORT(SetDefaultDevice);
 #undef EXPORT
   InitAmp(env, exports);
   InitDist(env, exports);

@@ -34,6 +34,7 @@ export function evalRun(
     const summary = evaluateModel(r.model, test, r.pipes.test, {
       numClasses: r.info.data.numClasses,
       trainCounts: r.info.data.labeledCounts ?? r.info.data.clsNumList,
+      ctx: r.ctx,
     });
     return { model: r.description, summary };
   } finally {

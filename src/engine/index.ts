@@ -16,6 +16,8 @@ export {
   getNumThreads,
   runtimeInfo,
   cudaAvailable,
+  setDefaultDevice,
+  defaultDevice,
   op,
   callOp,
   resolveOp,
@@ -24,3 +26,4 @@ export type { FactoryOptions, NumericArray } from './tensor';
 export * as ops from './ops.generated';
 export * from './ops.generated';
 export * from './safetensors';
+export * from './amp';

@@ -1,5 +1,6 @@
 // Loads the native addon (native/src/addon.cc) and gives its entry points types.
-// Nothing outside src/engine imports this file.
+// Nothing outside src/engine imports this file but src/dist, which types the process-group entry points itself.
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
@@ -60,19 +61,33 @@ export interface NativeAddon {
     gcFreesTensors: boolean;
   };
   LiveTensors(): [number, number];
+  SetDefaultDevice(device: string | null): void;
+  // Autocast (native/src/amp.cc): thread-local state of the JS thread.
+  /** Enters a region: returns the previous [enabled, dtypeCode, cacheEnabled]. */
+  AutocastEnter(device: 'cpu' | 'cuda', dtype: number): [boolean, number, boolean];
+  /** Leaves a region, restoring what AutocastEnter returned; returns the nesting depth left. */
+  AutocastExit(device: 'cpu' | 'cuda', prevEnabled: boolean, prevDtype: number, prevCache: boolean): number;
+  AutocastState(device: 'cpu' | 'cuda'): [boolean, number];
 }
 
 function load(): NativeAddon {
+  // The package root: the repository checkout, or node_modules/ltkit when installed as a dependency
+  // (whose install script, scripts/install-addon.sh, built the addon there).
   const root = path.resolve(__dirname, '..', '..', '..');
   const file = path.join(root, 'native', 'build', 'Release', 'ltkit.node');
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(file) as NativeAddon;
   } catch (e) {
-    throw new Error(
-      `ltkit: cannot load the native addon ${file}: ${(e as Error).message}\n` +
-        `Run 'npm run setup' (it finds or installs libtorch and builds the addon; set LIBTORCH to use your own).`,
-    );
+    // Only a checkout has the set-up script (package.json "files" leaves it out of the package).
+    const fix = fs.existsSync(path.join(root, 'scripts', 'setup.sh'))
+      ? `Run 'npm run setup' (it finds or installs libtorch and builds the addon; set LIBTORCH to use your own).`
+      : `Build it with 'npm rebuild ltkit' in your project: it needs libtorch (Debian/Ubuntu: apt-get install ` +
+        `libtorch-dev; or set LIBTORCH to a libtorch folder with include/ and lib/) and a C++ compiler. If npm ` +
+        `did not run ltkit's install script (--ignore-scripts, or an allowScripts entry denying it), allow it ` +
+        `first: npm approve-scripts ltkit.`;
+    const why = fs.existsSync(file) ? (e as Error).message : 'it has not been built';
+    throw new Error(`ltkit: cannot load the native addon ${file}: ${why}\n${fix}`);
   }
 }
 

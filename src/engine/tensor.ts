@@ -287,6 +287,32 @@ export function cudaAvailable(): boolean {
   return native.Runtime().cuda;
 }
 
+let defaultDeviceName = 'cpu';
+
+/**
+ * Where new tensors go when no device is named: `tensor()` and the factory operators without a tensor
+ * argument (zeros, randn, arange, …). The trainer sets it to the run's device (`device: cuda:0`), so that the
+ * methods' own tensors (class weights, margins, index lists) are made where the model is. Default 'cpu'.
+ */
+export function setDefaultDevice(device: string): void {
+  // 'meta' (shapes without storage) lets the device routing be checked on a machine without a GPU.
+  if (device !== 'cpu' && device !== 'meta' && !/^cuda(:\d+)?$/.test(device)) {
+    throw new Error(`setDefaultDevice: '${device}' is not a device (cpu, cuda, cuda:N, meta)`);
+  }
+  if (device.startsWith('cuda') && !cudaAvailable()) {
+    throw new Error(
+      `setDefaultDevice: '${device}' asked for, but this libtorch has no CUDA device (runtimeInfo().cuda)`,
+    );
+  }
+  native.SetDefaultDevice(device === 'cpu' ? null : device);
+  defaultDeviceName = device;
+}
+
+/** The device new tensors go to when none is named (see setDefaultDevice). */
+export function defaultDevice(): string {
+  return defaultDeviceName;
+}
+
 // ------------------------------------------------------------------ factories
 
 export type NumericArray = ArrayLike<number> | AnyTypedArray;
@@ -367,7 +393,7 @@ export function tensor(
   }
   const half = (dt === 'float16' || dt === 'bfloat16') && !(flat instanceof Uint16Array);
   const buf = toTypedArray(flat, half ? 'float32' : dt);
-  let t = new Tensor(native.FromBuffer(buf, shp, dtypeCode(half ? 'float32' : dt), opts.device ?? 'cpu'));
+  let t = new Tensor(native.FromBuffer(buf, shp, dtypeCode(half ? 'float32' : dt), opts.device ?? defaultDeviceName));
   if (half) {
     // Numbers become float32 first; libtorch rounds them to the half type.
     const f32 = t;

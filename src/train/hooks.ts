@@ -21,6 +21,7 @@ import type { ClassifierModel } from '../models';
 import { dispose } from '../engine';
 import type { EvalSplit, TrainingStage } from '../core/task';
 import type { EpochLog, Hook, LoopControl } from './loop';
+import { existingScaler } from './loop';
 import type { CheckpointStore } from './checkpoint';
 import type { RunDir, RunState } from './run-dir';
 
@@ -65,7 +66,7 @@ export function metricsLog(run: RunDir): Hook {
   };
 }
 
-/** Checkpoints `model`, the running stage's optimizer and its extra state, with the run state. */
+/** Checkpoints `model`, the running stage's optimizer, its extra state and fp16 gradient scaler, with the run state. */
 export function checkpoints(
   state: RunState,
   o: { model: ClassifierModel; store: CheckpointStore; every: number },
@@ -79,7 +80,7 @@ export function checkpoints(
         model,
         optimizer: opt?.tensors,
         extra,
-        state: { ...state, optimizer: opt?.meta },
+        state: { ...state, optimizer: opt?.meta, scaler: (stage && existingScaler(stage)?.stateDict()) ?? undefined },
       });
     } finally {
       dispose([model, opt?.tensors, extra]);

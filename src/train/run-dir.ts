@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { writeFileAtomic, pidLock } from '../util/fs';
 import { faultDue, faultPoint, die } from '../util/fault';
 import { CheckpointStore } from './checkpoint';
+import type { GradScalerState } from '../engine/amp';
 import type { ClassificationSummary } from '../eval/metrics';
 import type { StageSummary } from './loop';
 import { ANALYSIS_FILE, AnalysisRecord, AnalysisRecordSchema } from '../analysis/records';
@@ -101,6 +102,10 @@ export const RunJsonSchema = z.object({
       .optional(),
   }),
   versions: z.object({ ltkit: z.string(), libtorch: z.string(), node: z.string(), gitSha: z.string().nullable() }),
+  /** The precision the run computes in, resolved from train.precision ('auto' → what this machine chose). */
+  precision: z.enum(['fp32', 'bf16', 'fp16']).optional(),
+  /** How many processes trained it (ltkit launch / torchrun), on which device each (rank 0's), SyncBatchNorm. */
+  world: z.object({ size: z.number().int().positive(), device: z.string(), syncBatchNorm: z.boolean() }).optional(),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
   /** Epochs of the main stage completed. */
@@ -151,6 +156,15 @@ export const RunStateSchema = z.object({
   best: BestSchema.extend({ stage: z.number().int().nonnegative(), score: num }).nullable(),
   stages: z.array(StageSummarySchema),
   optimizer: z.unknown().optional(),
+  scaler: z
+    .object({
+      scale: z.number().positive().finite(),
+      growthFactor: num,
+      backoffFactor: num,
+      growthInterval: z.number().int().positive(),
+      growthTracker: z.number().int().nonnegative(),
+    })
+    .optional(),
 });
 
 /** Where a run stands — what a checkpoint's state.json holds (validated by RunStateSchema). */
@@ -171,6 +185,8 @@ export interface RunState {
   stages: StageSummary[];
   /** The running stage's optimizer metadata (its tensors are in optimizer.safetensors). */
   optimizer?: unknown;
+  /** The running stage's fp16 gradient scaler (engine/amp.ts GradScaler), in fp16 runs. */
+  scaler?: GradScalerState;
 }
 export const FinalMetricsSchema = z.object({
   /** The final model (after every stage) on the test split. */

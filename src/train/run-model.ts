@@ -27,6 +27,7 @@ export function buildModel(
     normedLinear: normed,
     inChannels: o.inChannels,
   });
+  if (o.ctx.device !== 'cpu') model.to(o.ctx.device);
   return o.ctx.channelsLast ? model.toChannelsLast() : model;
 }
 
@@ -43,6 +44,8 @@ export interface LoadedRun {
   input: InputSpec;
   /** What was loaded, in words (e.g. "final model: 'train', then 'crt'"). */
   description: string;
+  /** The run's device and precision: evaluating under the same autocast reproduces the run's own numbers. */
+  ctx: ExecContext;
 }
 
 export function loadRunModel(dir: string, which: RunCheckpoint = 'final'): LoadedRun {
@@ -65,7 +68,12 @@ export function loadRunModel(dir: string, which: RunCheckpoint = 'final'): Loade
     clsNumList: info.data.clsNumList,
     numClasses,
   });
-  const ctx = localContext({ device: config.device, channelsLast: config.train.channelsLast });
+  // The precision the run trained in (run.json; runs before it was recorded: the setting, resolved here).
+  const ctx = localContext({
+    device: config.device,
+    channelsLast: config.train.channelsLast,
+    precision: info.precision ?? config.train.precision,
+  });
   const model = buildModel(config, plan.normedLinear, {
     numClasses: modelOutputs(config, numClasses),
     inChannels: info.data.imageShape[2],
@@ -102,5 +110,5 @@ export function loadRunModel(dir: string, which: RunCheckpoint = 'final'): Loade
   model.eval();
   const input: InputSpec = { imageShape: info.data.imageShape, mean: info.data.mean, std: info.data.std };
   const pipes = batchPipelines(input, false, { channelsLast: ctx.channelsLast });
-  return { run, info, config, model, pipes, input, description };
+  return { run, info, config, model, pipes, input, description, ctx };
 }
