@@ -82,6 +82,8 @@ export interface Optimizer {
   step(): void;
   stateDict(): OptimizerState;
   loadStateDict(state: OptimizerState): void;
+  /** The parameters it updates (data-parallel training averages their gradients across ranks). */
+  parameters?(): Tensor[];
   dispose(): void;
 }
 

@@ -4,6 +4,7 @@ import {
   add_,
   adaptiveAvgPool2d,
   batchNorm,
+  cat,
   conv2d,
   empty,
   flatten,
@@ -142,8 +143,16 @@ export class BatchNorm2d extends Module {
     return this.bufferOrNull('num_batches_tracked');
   }
 
+  /**
+   * Synchronised batch statistics (torch.nn.SyncBatchNorm): in training, the mean and variance are those of
+   * the union of all ranks' batches, through a sum over ranks that autograd differentiates. Null: this
+   * process's batch alone (DistributedDataParallel's default).
+   */
+  sync: { worldSize: number; sumDifferentiable(t: Tensor): Tensor } | null = null;
+
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4) throw new Error(`BatchNorm2d: expected 4D input [N, C, H, W], got shape [${x.shape}]`);
+    if (this.sync && this.training) return this.forwardSynced(x, this.sync);
     let factor = this.momentum ?? 0;
     const nbt = this.numBatchesTracked;
     if (this.training && this.trackRunningStats && nbt !== null) {
@@ -165,6 +174,36 @@ export class BatchNorm2d extends Module {
       this.eps,
       true,
     );
+  }
+
+  // torch/nn/modules/_functions.py SyncBatchNorm: per-channel mean and biased variance over the N·H·W values of
+  // every rank; normalisation with the biased variance; running statistics updated with the unbiased one
+  // (× n/(n−1)). Two sums over ranks (the mean, then the centred squares) rather than E[x²] − E[x]², which
+  // cancels badly in float32. The element count rides along with the first sum.
+  private forwardSynced(x: Tensor, sync: NonNullable<BatchNorm2d['sync']>): Tensor {
+    const [n, c, h, w] = x.shape;
+    const count = tensor([n * h * w], [1], { dtype: x.dtype, device: x.device });
+    const totals = sync.sumDifferentiable(cat([x.sum([0, 2, 3]), count], { dim: 0 }));
+    const total = totals.narrow(0, c, 1);
+    const mean = totals.narrow(0, 0, c).div(total);
+    const centred = x.sub(mean.view([1, c, 1, 1]));
+    const variance = sync.sumDifferentiable(centred.mul(centred).sum([0, 2, 3])).div(total);
+    let y = centred.mul(variance.add(this.eps).rsqrt().view([1, c, 1, 1]));
+    if (this.weight) y = y.mul(this.weight.view([1, c, 1, 1]));
+    if (this.bias) y = y.add(this.bias.view([1, c, 1, 1]));
+    const nbt = this.numBatchesTracked;
+    const rm = this.runningMean;
+    const rv = this.runningVar;
+    if (this.trackRunningStats && nbt && rm && rv) {
+      noGrad(() => {
+        add_(nbt, 1);
+        const f = this.momentum ?? 1 / nbt.item();
+        const m = total.item();
+        add_(mul_(rm, 1 - f), mean.detach().mul(f));
+        add_(mul_(rv, 1 - f), variance.detach().mul((f * m) / Math.max(1, m - 1)));
+      });
+    }
+    return y;
   }
 }
 

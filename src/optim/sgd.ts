@@ -84,6 +84,11 @@ export class SGD {
     return this.paramGroups[0].lr;
   }
 
+  /** Every parameter of every group, in order. */
+  parameters(): Tensor[] {
+    return this.paramGroups.flatMap((g) => g.params);
+  }
+
   /** Drops all gradients (PyTorch's `zero_grad(set_to_none=True)`). */
   zeroGrad(): void {
     for (const g of this.paramGroups) for (const p of g.params) p.grad = null;

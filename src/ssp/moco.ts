@@ -19,6 +19,7 @@ import { Linear } from '../nn/layers';
 import { Module } from '../nn/module';
 import type { ClassifierModel } from '../models';
 import type { Rng } from '../util/rng';
+import type { Collectives } from '../core/context';
 
 /** The queue of negative keys: [dim, K] unit columns and the next position to write. */
 export class FeatureQueue {
@@ -98,6 +99,32 @@ export function groupedForward(x: Tensor, groups: number, fn: (x: Tensor) => Ten
   for (let s = 0; s < n; s += size) outs.push(fn(xs.narrow(0, s, Math.min(size, n - s))));
   const y = cat(outs, { dim: 0 });
   return rng ? y.index([tensor(inv, [n], 'int64')]) : y;
+}
+
+/**
+ * Shuffle-BN across processes (MoCo's _batch_shuffle_ddp / _batch_unshuffle_ddp): the key batches of all
+ * ranks are gathered, permuted by one permutation every rank draws alike from `rng` (MoCo broadcasts rank
+ * 0's; a shared seeded stream gives the same one without a collective), each rank forwards its slice of the
+ * permuted batch (with `groups` BatchNorm groups inside it), the outputs are gathered and un-permuted, and
+ * each rank keeps the rows of its own images.
+ */
+export function shuffledAcrossRanks(
+  x: Tensor,
+  group: Collectives,
+  groups: number,
+  fn: (x: Tensor) => Tensor,
+  rng: Rng,
+): Tensor {
+  const n = x.shape[0];
+  const W = group.worldSize;
+  const all = cat(group.allgather(x.contiguous()), { dim: 0 });
+  const perm = rng.permutation(W * n);
+  const inv = new Int32Array(W * n);
+  perm.forEach((p, i) => (inv[p] = i));
+  const mine = all.index([tensor(perm.subarray(group.rank * n, (group.rank + 1) * n), [n], 'int64')]);
+  const out = groupedForward(mine, groups, fn);
+  const gathered = cat(group.allgather(out.contiguous()), { dim: 0 });
+  return gathered.index([tensor(inv.subarray(group.rank * n, (group.rank + 1) * n), [n], 'int64')]);
 }
 
 /** The default queue: the largest multiple of the batch up to half the training images (≤ 65,536). */

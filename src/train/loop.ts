@@ -6,18 +6,21 @@
 //      replays exactly what an uninterrupted one does;
 //   2. task.beginEpoch (class weights, sampler, train mode), then hooks' onEpochBegin;
 //   3. for each step (the batch from the task's stream: awaited when the stream is asynchronous, e.g. decoded
-//      from files while the previous step ran): hooks' onStepBegin (one of them, lrSchedule, returns the lr), then in one tidy scope task.step → named loss terms,
-//      their sum checked finite, zeroGrad, backward, optimizer step, task.afterStep; then hooks' onStepEnd,
+//      from files while the previous step ran): hooks' onStepBegin (one of them, lrSchedule, returns the lr), then in one tidy scope task.step → named loss terms
+//      (under autocast when the context's precision is bf16 or fp16), their sum checked finite, zeroGrad, backward,
+//      optimizer step (fp16: through the stage's gradient scaler), task.afterStep; then hooks' onStepEnd,
 //      and a yield to the event loop (Ctrl-C and callbacks run between steps);
 //   4. an epoch cut short by a stop request ends the stage without logging; otherwise the epoch's log —
 //      mean of every loss term, training accuracy, speed — goes to the hooks' onEpochEnd.
 // Hooks run in the order they are given (src/train/hooks.ts documents the trainer's order).
-import { manualSeed, tidy } from '../engine';
+import { manualSeed, tidy, autocast, GradScaler } from '../engine';
 import type { Tensor } from '../engine';
 import { Rng } from '../util/rng';
 import type { ClassificationSummary } from '../eval/metrics';
 import type { EpochContext, TrainingStage } from '../core/task';
 import type { ExecContext } from '../core/context';
+import { stageParallel } from './parallel';
+import type { StageParallel } from './parallel';
 
 /** One epoch's line in metrics.jsonl (a hook may add the evaluation before it is written). */
 export interface EpochLog {
@@ -95,6 +98,24 @@ export function epochSeed(seed: number, stage: number, epoch: number, stream: nu
   return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(s + 1, 0xc2b2ae35)) >>> 0;
 }
 
+const scalers = new WeakMap<TrainingStage, GradScaler>();
+
+/**
+ * The fp16 gradient scaler of a stage, made on first use with PyTorch's GradScaler defaults (scale 2^16, ×2
+ * after 2000 steps in a row without inf/NaN, ×0.5 after one with). The checkpoint hook saves its state with
+ * the stage's (state.json `scaler`), and a resumed stage loads it back before training.
+ */
+export function stageScaler(stage: TrainingStage): GradScaler {
+  let s = scalers.get(stage);
+  if (!s) scalers.set(stage, (s = new GradScaler()));
+  return s;
+}
+
+/** The stage's scaler if it has one (fp16 runs), for checkpoints. */
+export function existingScaler(stage: TrainingStage): GradScaler | null {
+  return scalers.get(stage) ?? null;
+}
+
 /**
  * Trains `stage` from epoch `from` to its last epoch (or until a stop is requested). Returns whether every
  * epoch ran.
@@ -105,8 +126,40 @@ export async function runStage(
 ): Promise<boolean> {
   const { task, optimizer } = stage;
   if (stage.epochs > 0 && (!task || !optimizer)) throw new Error(`stage '${stage.name}' trains but has no task`);
+  const { precision } = o.ctx;
+  const scaler = precision === 'fp16' && optimizer ? stageScaler(stage) : null;
+  const scaled = scaler && optimizer ? (optimizer.parameters?.() ?? null) : [];
+  if (scaled === null) {
+    throw new Error(
+      `stage '${stage.name}': precision fp16 needs an optimizer that lists its parameters (parameters())`,
+    );
+  }
+  // Several processes: gradients averaged across ranks, stop requests agreed, epoch sums reduced.
+  const dp = stageParallel(o.ctx, optimizer, { findUnusedParameters: o.ctx.findUnusedParameters });
+  try {
+    return await epochs(stage, o, dp, scaler, scaled);
+  } finally {
+    dp?.dispose();
+  }
+}
+
+/** A stop request, agreed by every rank when there are several (each then leaves at the same step). */
+function stopNow(control: LoopControl, dp: StageParallel | null): boolean {
+  if (dp) control.stopRequested = dp.agreeStop(control.stopRequested);
+  return control.stopRequested;
+}
+
+async function epochs(
+  stage: TrainingStage,
+  o: { stageIndex: number; from: number; seed: number; hooks: Hook[]; control: LoopControl; ctx: ExecContext },
+  dp: StageParallel | null,
+  scaler: GradScaler | null,
+  scaled: Tensor[],
+): Promise<boolean> {
+  const { task, optimizer } = stage;
+  const { precision, device } = o.ctx;
   for (let epoch = o.from; epoch < stage.epochs; epoch++) {
-    if (o.control.stopRequested || !task || !optimizer) return false;
+    if (stopNow(o.control, dp) || !task || !optimizer) return false;
     const steps = Math.min(task.batches.numBatches(epoch), stage.maxStepsPerEpoch ?? Infinity);
     manualSeed(epochSeed(o.seed, o.stageIndex, epoch, 0));
     const e: EpochContext = {
@@ -131,7 +184,7 @@ export async function runStage(
     const asyncBatches = task.batches.asyncEpoch?.(epoch) ?? null;
     const batches = asyncBatches ? null : task.batches.epoch(epoch);
     try {
-      for (; step < steps && !o.control.stopRequested; step++) {
+      for (; step < steps && !stopNow(o.control, dp); step++) {
         const next = asyncBatches ? await asyncBatches.next() : (batches as Iterator<unknown>).next();
         if (next.done) break;
         const info: StepInfo = { stage, epoch, step, steps };
@@ -141,7 +194,9 @@ export async function runStage(
         lr = set;
         optimizer.setLr(lr);
         const out = tidy(() => {
-          const r = task.step(next.value, e);
+          // Forward and loss terms under autocast (bf16 / fp16); backward and the optimizer step outside it, as
+          // in PyTorch's AMP recipe (the gradients come back in the parameters' float32).
+          const r = autocast(precision, () => task.step(next.value, e), device);
           const names = Object.keys(r.losses);
           const values = names.map((n) => r.losses[n].item());
           const bad = names.findIndex((_, i) => !Number.isFinite(values[i]));
@@ -153,8 +208,12 @@ export async function runStage(
           }
           const total = names.map((n) => r.losses[n]).reduce((a: Tensor, b: Tensor) => a.add(b));
           optimizer.zeroGrad();
-          total.backward();
-          optimizer.step();
+          dp?.beforeBackward([total]);
+          (scaler ? scaler.scale(total) : total).backward();
+          if (scaler) {
+            scaler.step(optimizer, scaled); // skipped when a gradient is inf/NaN
+            scaler.update();
+          } else optimizer.step();
           task.afterStep?.(e);
           return { names, values, size: r.size, correct: r.correct };
         });
@@ -177,6 +236,14 @@ export async function runStage(
     const end = task.endEpoch?.(e) ?? undefined;
     const report = plan || end ? { ...(plan ?? {}), ...(end ?? {}) } : undefined;
 
+    if (dp) {
+      // The epoch's figures over all ranks' images (every rank runs the same terms).
+      const names = Object.keys(termSums);
+      const sums = dp.sum([lossSum, seen, correct ?? 0, ...names.map((k) => termSums[k])]);
+      [lossSum, seen] = sums;
+      if (correct !== null) correct = sums[2];
+      names.forEach((k, i) => (termSums[k] = sums[3 + i]));
+    }
     const seconds = (Date.now() - startedAt) / 1000;
     const n = Math.max(1, seen);
     const log: EpochLog = {
