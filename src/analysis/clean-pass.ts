@@ -3,26 +3,22 @@
 // (no augmentation), no feature hook, BatchNorm in eval mode; the model's mode is put back afterwards.
 import type { Tensor } from '../engine';
 import type { ClassifierModel } from '../models';
-import { DataLoader, InMemorySource, ShuffleSampler } from '../data/loader';
 import type { Batch, BatchTransform } from '../data/loader';
 import type { ImageSet } from '../data/train-data';
+import { inOrder } from '../data/split-images';
+import type { SplitImages } from '../data/split-images';
 
 /** What a clean pass runs over: the set and the run's test-time transform. */
 export interface CleanSet {
-  set: ImageSet;
+  set: ImageSet | SplitImages;
   transform: BatchTransform<Tensor>;
-  /** Images per forward (default 256, as evaluation). */
+  /** Images per forward (default: the set's pass batch, as evaluation). */
   batchSize?: number;
 }
 
 /** The set's batches in order (a sampler without shuffling draws nothing from any random stream). */
 export function cleanBatches(s: CleanSet): Iterable<Batch> {
-  const loader = new DataLoader(new InMemorySource(s.set), {
-    sampler: new ShuffleSampler(s.set.targets.length, 0, false),
-    batchSize: s.batchSize ?? 256,
-    transform: s.transform,
-  });
-  return loader.epoch(0);
+  return inOrder(s.set, s.transform, s.batchSize);
 }
 
 /** Runs `fn` with the model in eval mode (BatchNorm running statistics, untouched), then restores its mode. */

@@ -9,7 +9,7 @@ import type { Tensor } from '../engine';
 import type { Criterion } from '../losses';
 import type { ClassifierModel, Stage } from '../models';
 import type { BatchTransform } from '../data/loader';
-import type { ImageSet } from '../data/train-data';
+import type { SplitImages } from '../data/split-images';
 import type { TrainingStage } from '../core/task';
 import { ConfigError } from '../core/errors';
 import type { EpochLog, Hook } from '../train/loop';
@@ -32,8 +32,8 @@ export interface AnalysisSettings {
 /** What the analyses run on: the run's model, its sets, its test-time transform and its criterion. */
 export interface AnalysisEnv {
   model: ClassifierModel;
-  train: ImageSet;
-  test: ImageSet;
+  train: SplitImages;
+  test: SplitImages;
   /** The run's test-time transform (normalisation only, no augmentation). */
   transform: BatchTransform<Tensor>;
   numClasses: number;

@@ -5,15 +5,16 @@
 // labeled training features (knn.ts), so a pre-training run's metrics say how the encoder's features
 // classify the test images, per shot group. A later run loads the encoder's backbone (model.initFrom, or a
 // recipe's `ssp-rotation` / `ssp-moco`) and trains any method with a fresh head.
-import { Tensor, tensor, tidy, noGrad, keep, dispose } from '../engine';
+import { Tensor, tensor, tidy, noGrad, keep, dispose, cat } from '../engine';
 import { crossEntropyLoss } from '../engine/ops.generated';
-import { DataLoader, InMemorySource, ShuffleSampler } from '../data/loader';
 import type { Batch } from '../data/loader';
 import { InstanceSampler } from '../data/samplers';
 import { rotate90 } from '../data/transforms/geometric';
 import { mocoV2 } from '../data/transforms/presets';
 import { twoViews } from '../data/transforms/core';
-import type { TrainData, ImageSet } from '../data/train-data';
+import type { TrainData } from '../data/train-data';
+import { inOrder } from '../data/split-images';
+import type { SplitImages } from '../data/split-images';
 import type { ClassifierModel } from '../models';
 import type { ExecContext } from '../core/context';
 import type { EpochContext, EvalSplit, StepOutput, TrainingStage } from '../core/task';
@@ -28,7 +29,16 @@ import type { TrainConfig } from '../train/config';
 import type { Rng } from '../util/rng';
 import { knnSummary } from './knn';
 import { PRETEXT_METHODS, PretextMethod } from './names';
-import { FeatureQueue, MlpHidden, embed, groupedForward, infoNce, defaultQueueSize, defaultBnGroups } from './moco';
+import {
+  FeatureQueue,
+  MlpHidden,
+  embed,
+  groupedForward,
+  shuffledAcrossRanks,
+  infoNce,
+  defaultQueueSize,
+  defaultBnGroups,
+} from './moco';
 
 /** What a pretext stage draws on. */
 export interface PretextEnv {
@@ -37,6 +47,8 @@ export interface PretextEnv {
   data: TrainData;
   input: InputSpec;
   pipes: Pipelines;
+  /** The run's images by split (in memory or streamed). */
+  splits: { train: SplitImages; val: SplitImages | null; test: SplitImages | null };
   ctx: ExecContext;
   /** A fresh model of the run's architecture and outputs (MoCo's key encoder). */
   cloneModel(): ClassifierModel;
@@ -67,9 +79,9 @@ export function balancedRotations(n: number, rng: Rng): Int32Array {
 
 /** kNN evaluation of the encoder's pooled features: labeled training images vs a split. */
 function knnEvaluate(env: PretextEnv, split: EvalSplit): ClassificationSummary | null {
-  const set = split === 'val' ? env.data.val : env.data.test;
+  const set = split === 'val' ? env.splits.val : env.splits.test;
   if (!set) return null;
-  const train = extractFeatures(env.model, env.data.train, env.pipes.test);
+  const train = extractFeatures(env.model, env.splits.train, env.pipes.test);
   const test = extractFeatures(env.model, set, env.pipes.test);
   try {
     return knnSummary(train, test, {
@@ -84,16 +96,11 @@ function knnEvaluate(env: PretextEnv, split: EvalSplit): ClassificationSummary |
 }
 
 /** Rotation accuracy on a set: image i rotated by i mod 4 (every rotation equally often). */
-function rotationAccuracy(model: ClassifierModel, set: ImageSet, transform: (x: Tensor) => Tensor): number {
+function rotationAccuracy(model: ClassifierModel, set: SplitImages, transform: (x: Tensor) => Tensor): number {
   model.eval();
-  const loader = new DataLoader(new InMemorySource(set), {
-    sampler: new ShuffleSampler(set.targets.length, 0, false),
-    batchSize: 256,
-    transform: (x) => transform(x),
-  });
   let right = 0;
   noGrad(() => {
-    for (const b of loader.epoch(0)) {
+    for (const b of inOrder(set, (x) => transform(x))) {
       const k = Int32Array.from(b.indices, (i) => i % 4);
       right += tidy(() =>
         model
@@ -140,12 +147,13 @@ const rotation: Pretext = {
   help: 'rotation prediction (Gidaris et al. 2018): one rotation per image, balanced in the batch, 4-way head',
   outputs: () => 4,
   stage(env) {
-    const { cfg, model, data, pipes, ctx } = env;
+    const { cfg, model, splits, pipes, ctx } = env;
     const optimizer = sgd(cfg, model.parameters());
-    const loader = new DataLoader(new InMemorySource(data.train), {
-      sampler: new InstanceSampler(data.train.targets.length, cfg.seed),
+    const loader = splits.train.loader({
+      sampler: new InstanceSampler(splits.train.targets.length, cfg.seed),
       batchSize: cfg.train.batchSize / ctx.worldSize,
       transform: pipes.train,
+      geometry: 'train',
       seed: cfg.seed,
       shard: { rank: ctx.rank, worldSize: ctx.worldSize },
     });
@@ -163,8 +171,8 @@ const rotation: Pretext = {
           return { losses: { rotation: crossEntropyLoss(logits, y) }, size: k.length, correct };
         },
         endEpoch(e: EpochContext) {
-          if (!isEvalEpoch(cfg, e)) return {};
-          const acc = rotationAccuracy(model, data.test, pipes.test);
+          if (!isEvalEpoch(cfg, e) || !splits.test) return {};
+          const acc = rotationAccuracy(model, splits.test, pipes.test);
           model.train();
           return { rotationTestAcc: acc };
         },
@@ -180,27 +188,32 @@ const moco: Pretext = {
   help: 'MoCo v2 (Chen et al. 2020): momentum encoder, queue of negatives, InfoNCE at T = 0.2, MLP head',
   outputs: (cfg) => cfg.pretrain.moco.dim,
   stage(env) {
-    const { cfg, model, data, input, ctx } = env;
+    const { cfg, model, splits, input, ctx } = env;
     const o = cfg.pretrain.moco;
     const batch = cfg.train.batchSize / ctx.worldSize;
-    const n = data.train.targets.length;
+    const n = splits.train.targets.length;
     if (n < batch)
       throw new ConfigError(
         `train.batchSize: ${batch} is larger than the ${n} training images (MoCo drops the last partial batch)`,
       );
-    const K = o.queue === 'auto' ? defaultQueueSize(n, batch) : o.queue;
-    if (K % batch !== 0) throw new ConfigError(`pretrain.moco.queue: ${K} is not a multiple of the batch ${batch}`);
+    // The queue takes the global batch's keys each step (all ranks' together).
+    const globalBatch = cfg.train.batchSize;
+    const K = o.queue === 'auto' ? defaultQueueSize(n, globalBatch) : o.queue;
+    if (K % globalBatch !== 0) {
+      throw new ConfigError(`pretrain.moco.queue: ${K} is not a multiple of the batch ${globalBatch}`);
+    }
     const groups = o.bnGroups === 'auto' ? defaultBnGroups(batch) : o.bnGroups;
     const [h] = input.imageShape;
     const views = twoViews(
       // MoCo v2's views at the data set's size; the blur kernel is ~10% of the side, odd (23 px at 224).
       mocoV2({ size: h, mean: input.mean, std: input.std, blurKernel: Math.max(3, 2 * Math.floor(h / 20) + 1) }),
     );
-    const loader = new DataLoader<Tensor[]>(new InMemorySource(data.train), {
+    const loader = splits.train.loader<Tensor[]>({
       sampler: new InstanceSampler(n, cfg.seed),
       batchSize: batch,
       dropLast: true,
       transform: (x, rng) => views(x, rng),
+      geometry: 'train',
       seed: cfg.seed,
       shard: { rank: ctx.rank, worldSize: ctx.worldSize },
     });
@@ -239,10 +252,16 @@ const moco: Pretext = {
         step(b: Batch<Tensor[]>, e: EpochContext): StepOutput {
           const [xq, xk] = b.x;
           const q = groupedForward(xq, groups, (x) => embed(model, hidden, x));
-          const k = noGrad(() => groupedForward(xk, groups, (x) => embed(keyModel, keyHidden, x), e.rng));
+          const keyOf = (x: Tensor) => embed(keyModel, keyHidden, x);
+          const k = noGrad(() =>
+            ctx.group
+              ? shuffledAcrossRanks(xk, ctx.group, groups, keyOf, e.rng)
+              : groupedForward(xk, groups, keyOf, e.rng),
+          );
           const { loss, logits } = infoNce(q, k, queue.queue, o.temperature);
           pending?.dispose();
-          pending = keep(k.clone());
+          // Every rank enqueues the keys of all ranks (MoCo's concat_all_gather), so the queues stay equal.
+          pending = keep(ctx.group ? cat(ctx.group.allgather(k.contiguous()), { dim: 0 }) : k.clone());
           const correct = logits.argmax({ dim: 1 }).eq(0).sum().item();
           return { losses: { infonce: loss }, size: b.indices.length, correct };
         },

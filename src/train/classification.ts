@@ -1,13 +1,16 @@
 // Supervised classification, the first task of the training core: batches of augmented training images in
 // the order of the recipe's sampler, the recipe's criterion with its per-epoch class weights, its feature
 // hook (MFW, mixup family) at a model stage, and evaluation on the test and validation splits.
-import { Tensor, tensor, noGrad, tidy, keep, cat, dispose } from '../engine';
+import { Tensor, tensor, noGrad, tidy, keep, cat, dispose, autocast, toDtype } from '../engine';
+import type { ExecContext } from '../core/context';
 import type { Criterion } from '../losses';
 import type { ClassifierModel } from '../models';
-import { DataLoader, InMemorySource, ShuffleSampler, PairedLoader, Batch, BatchTransform } from '../data/loader';
+import { DataLoader, PairedLoader, Batch, BatchTransform } from '../data/loader';
 import type { PairedBatch } from '../data/loader';
 import type { IndexSampler } from '../data/samplers';
 import type { ImageSet } from '../data/train-data';
+import { inOrder } from '../data/split-images';
+import type { SplitImages } from '../data/split-images';
 import { ClassificationMeter, ClassificationSummary } from '../eval/metrics';
 import type { MethodPlan } from '../methods/registry';
 import type { HookContext, UnlabeledTerm } from '../methods/types';
@@ -193,14 +196,26 @@ export class ClassificationTask implements Task<Item> {
 export function evaluateBatches(
   model: ClassifierModel,
   batches: Iterable<Batch>,
-  opts: { numClasses: number; trainCounts: number[] },
+  opts: { numClasses: number; trainCounts: number[]; ctx?: AmpContext },
 ): ClassificationSummary {
   const meter = new ClassificationMeter(opts.numClasses, { trainCounts: opts.trainCounts });
   model.eval();
   noGrad(() => {
-    for (const b of batches) tidy(() => meter.update(model.forward(b.x), b.y));
+    for (const b of batches) tidy(() => meter.update(forwardLogits(model, b.x, opts.ctx), b.y));
   });
   return meter.summary();
+}
+
+/** Where the forward runs and in which precision (an ExecContext satisfies it). */
+export type AmpContext = Pick<ExecContext, 'precision' | 'device'>;
+
+/**
+ * The model's logits with the forward under the run's autocast (as training computed them), returned as
+ * float32 so that metrics and saved predictions do not inherit bfloat16's 8-bit mantissa.
+ */
+export function forwardLogits(model: ClassifierModel, x: Tensor, ctx?: AmpContext): Tensor {
+  const logits = autocast(ctx?.precision ?? 'fp32', () => model.forward(x), ctx?.device ?? 'cpu');
+  return logits.dtype === 'float32' ? logits : toDtype(logits, 'float32');
 }
 
 /** Pooled backbone features of batches in order (eval mode), with their labels: [N, D] and [N]. */
@@ -220,21 +235,12 @@ export function batchFeatures(model: ClassifierModel, batches: Iterable<Batch>):
   return { features, targets };
 }
 
-/** An in-memory image set's batches in order, through `transform` (no augmentation). */
-function inOrder(set: ImageSet, transform: BatchTransform<Tensor>, batchSize = 256): Iterable<Batch> {
-  return new DataLoader(new InMemorySource(set), {
-    sampler: new ShuffleSampler(set.targets.length, 0, false),
-    batchSize,
-    transform,
-  }).epoch(0);
-}
-
 /** Evaluates a model on an image set in order, batch by batch (eval mode, no augmentation). */
 export function evaluateModel(
   model: ClassifierModel,
-  set: ImageSet,
+  set: ImageSet | SplitImages,
   transform: BatchTransform<Tensor>,
-  opts: { numClasses: number; trainCounts: number[]; batchSize?: number },
+  opts: { numClasses: number; trainCounts: number[]; batchSize?: number; ctx?: AmpContext },
 ): ClassificationSummary {
   return evaluateBatches(model, inOrder(set, transform, opts.batchSize), opts);
 }
@@ -242,7 +248,7 @@ export function evaluateModel(
 /** Pooled backbone features of an image set, in order (eval mode, no augmentation): [N, D] and [N]. */
 export function extractFeatures(
   model: ClassifierModel,
-  set: ImageSet,
+  set: ImageSet | SplitImages,
   transform: BatchTransform<Tensor>,
 ): { features: Tensor; targets: Tensor } {
   return batchFeatures(model, inOrder(set, transform));

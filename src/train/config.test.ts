@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { resolveConfig, applyOverrides, readConfigFile, ConfigError, PRESETS, DATASETS } from './config';
+import { runtimeInfo } from '../engine';
 import { learningRate } from '../optim/schedules';
 import { parseRecipe } from '../methods';
 
@@ -172,8 +173,11 @@ test('config files: JSON and YAML; the top level must be a mapping', () => {
 test('presets resolve, carry their dataset/ρ/imbalance/recipe, and their recipes parse', () => {
   const names = Object.keys(PRESETS);
   // 3 data sets × 4 ρ × 2 profiles × 22 recipes, fmnist-lt, and S1's semi-supervised grid: 3 data sets ×
-  // 3 ρ × 4 ρU, plus 3 relevance presets; the large-scale setups: 5 (data set, model) pairs × 4 recipes.
-  assert.equal(names.length, 3 * 4 * 2 * 22 + 1 + 3 * 3 * 4 + 3 + 5 * 4);
+  // 3 ρ × 4 ρU, plus 3 relevance presets; the large-scale setups: 5 (data set, model) pairs × 10 recipes (CE,
+  // CE balanced, cRT, LDAM-DRW, each with and without SSP; LWS, τ-norm).
+  assert.equal(names.length, 3 * 4 * 2 * 22 + 1 + 3 * 3 * 4 + 3 + 5 * 10);
+  const ssp = resolveConfig(readConfigFile('imagenet-lt-resnet10-ssp-moco+ce+crt'));
+  assert.deepEqual([ssp.method.recipe, ssp.pretrain.epochs, ssp.pretrain.moco.queue], ['ssp-moco+ce+crt', 200, 65536]);
   const semi = resolveConfig(readConfigFile('cifar10-lt-exp100-du5-rhou200'));
   assert.deepEqual(
     [
@@ -214,7 +218,16 @@ test('presets resolve, carry their dataset/ρ/imbalance/recipe, and their recipe
 
 test('the trainer refuses a device it cannot train on, naming the key', async () => {
   const { train } = await import('./trainer');
-  await assert.rejects(train({ device: 'cuda:0', data: { dataset: 'synthetic' } }), /device: 'cuda:0' .*allowed: cpu/);
+  await assert.rejects(
+    train({ device: 'gpu', data: { dataset: 'synthetic' } }),
+    /device: 'gpu' \(allowed: cpu, cuda, cuda:N\)/,
+  );
+  if (!runtimeInfo().cuda) {
+    await assert.rejects(
+      train({ device: 'cuda:0', data: { dataset: 'synthetic' } }),
+      /device: 'cuda:0', but this libtorch .* has no CUDA/,
+    );
+  }
 });
 
 test('a cosine schedule whose warm-up covers every epoch is refused at config time, naming the key', () => {

@@ -12,6 +12,7 @@ import { FILE_DATASET_NAMES } from '../data/stream/file-data';
 import { methodSchema, parseRecipe } from '../methods';
 import { ConfigError, RecipeError } from '../core/errors';
 import { PRETEXT_METHODS } from '../ssp/names';
+import { isCudaDevice } from '../engine/precision';
 
 /**
  * The values `data.dataset` takes: the catalogue's data sets, the generated one and the streamed file data sets
@@ -328,6 +329,29 @@ export const TrainConfigSchema = z
           .boolean()
           .default(true)
           .describe('channels-last memory order for the model and batches (faster oneDNN convolutions on CPU)'),
+        // Default fp32: the papers' numbers and ltkit's goldens are fp32, and bf16 is emulated (slower than fp32)
+        // on CPUs without bf16 instructions; 'auto' opts in where the CPU has them.
+        precision: z
+          .enum(['fp32', 'bf16', 'fp16', 'auto'])
+          .default('fp32')
+          .describe(
+            'fp32; bf16 (autocast to bfloat16); fp16 (CUDA only: autocast to float16 + gradient scaler); ' +
+              'auto (bf16 where the CPU has avx512_bf16 or amx_bf16, else fp32)',
+          ),
+        findUnusedParameters: z
+          .boolean()
+          .default(false)
+          .describe(
+            "with several processes: look for parameters a step leaves without a gradient (DDP's " +
+              'find_unused_parameters; costs a graph walk per step) — needed only by models with such branches',
+          ),
+        syncBatchNorm: z
+          .boolean()
+          .default(false)
+          .describe(
+            "with several processes (ltkit launch): BatchNorm statistics over all ranks' batches (SyncBatchNorm) " +
+              "instead of each process's own (DDP's default)",
+          ),
         checkpointEvery: z.number().int().positive().default(1),
         progress: z.enum(['auto', 'on', 'off']).default('auto'),
       })
@@ -346,6 +370,15 @@ export const TrainConfigSchema = z
       }
     };
     walk(cfg, []);
+    // libtorch's CPU autocast has no float16 (PyTorch disables it with a warning); fp16 needs a GPU.
+    const device = typeof cfg.device === 'string' ? cfg.device : 'cpu';
+    if ((cfg.train as { precision?: string }).precision === 'fp16' && !isCudaDevice(device)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['train', 'precision'],
+        message: `'fp16' needs a CUDA device (device is '${device}'); on CPU use 'bf16' or 'auto'`,
+      });
+    }
     // Warm-up must leave epochs to schedule (cosine: checked here, before a run directory exists).
     const sch = cfg.schedule as { type?: string; warmupEpochs?: number };
     const epochs = (cfg.train as { epochs?: number }).epochs;
@@ -655,9 +688,11 @@ export function scaledLr(batchSize: number): number {
  * S1 Tables 4–5 and the decoupling baselines on the streamed benchmarks (SPEC §5, Kang et al. 2020
  * classifier-balancing configs): ResNet-10 / ResNet-50, SGD momentum 0.9, weight decay 5e-4, cosine schedule
  * without warm-up over 90 epochs, lr 0.2 at batch 512 (scaledLr for other batches); RandomResizedCrop 224 +
- * flip (+ ColorJitter except on iNat). Recipes: CE; the classifier stages cRT (class-aware sampling, 4 per
- * class), LWS and τ-norm after CE. S1's "+ SSP" rows (MoCo v2 pre-training) need pre-training on streamed
- * data, which is not there yet. Names: `<dataset>-<model>-<recipe>`, e.g. imagenet-lt-resnet10-ce.
+ * flip (+ ColorJitter except on iNat). Recipes: S1 Tables 3–4's rows — CE with uniform and with
+ * class-balanced sampling, cRT (class-aware sampling, 4 per class), LDAM-DRW (iNat) — each also "+ SSP": MoCo v2
+ * pre-training on the same streamed images first (200 epochs, K = 65,536 as MoCo on ImageNet; the pre-training
+ * run uses the run's optimizer and schedule), then the method from that encoder; and LWS, τ-norm after CE.
+ * Names: `<dataset>-<model>-<recipe>`, e.g. imagenet-lt-resnet10-ssp-moco+ce.
  */
 function largeScalePresets(): Record<string, { config: Record<string, unknown>; note: string }> {
   // The reference lr and batch (SPEC §5); literals here because PRESETS is built while this module loads.
@@ -670,14 +705,26 @@ function largeScalePresets(): Record<string, { config: Record<string, unknown>; 
     ['places-lt', 'Places-LT', ['resnet10', 'resnet50']],
   ];
   const recipes: [string, string][] = [
-    ['ce', 'CE (S1 Table 4/5 baseline row)'],
+    ['ce', 'CE, uniform sampling (S1 Tables 3–4)'],
+    ['ce+resample', 'CE, class-balanced sampling (S1 Tables 3–4 "CE (Balanced)")'],
     ['ce+crt', 'CE then cRT: frozen backbone, new head, class-aware sampling'],
+    ['ldam+drw', 'LDAM-DRW (S1 Table 4)'],
     ['ce+lws', 'CE then LWS: learnable per-class logit scales, class-aware sampling'],
     ['ce+tau-norm', 'CE then τ-normalised classifier'],
   ];
+  // S1's "+ SSP" rows: the same recipes after MoCo v2 pre-training.
+  const withSsp = new Set(['ce', 'ce+resample', 'ce+crt', 'ldam+drw']);
+  const variants = recipes.flatMap(([r, what]): [string, string][] =>
+    withSsp.has(r)
+      ? [
+          [r, what],
+          [`ssp-moco+${r}`, `${what}, + SSP (MoCo v2, 200 epochs)`],
+        ]
+      : [[r, what]],
+  );
   for (const [dataset, title, modelNames] of sets) {
     for (const model of modelNames) {
-      for (const [recipe, what] of recipes) {
+      for (const [recipe, what] of variants) {
         out[`${dataset}-${model}-${recipe}`] = {
           config: {
             data: { dataset, cropSize: 224 },
@@ -686,6 +733,7 @@ function largeScalePresets(): Record<string, { config: Record<string, unknown>; 
             optim: { lr: LARGE_SCALE_LR, momentum: 0.9, weightDecay: 5e-4 },
             schedule: { type: 'cosine', warmupEpochs: 0 },
             train: { epochs: 90, batchSize: LARGE_SCALE_BATCH },
+            ...(recipe.startsWith('ssp-moco+') ? { pretrain: { epochs: 200, moco: { queue: 65536 } } } : {}),
           },
           note:
             `${title}, ${model.replace('resnet', 'ResNet-')}, ${what}; 90 epochs cosine, lr 0.2 @ batch 512 ` +

@@ -136,7 +136,12 @@ test('every preset recipe is among the smoke cases', () => {
       .map((p) => (p.method as { recipe?: string } | undefined)?.recipe)
       .filter((r): r is string => r !== undefined),
   );
-  for (const r of presetRecipes) assert.ok(smoke.has(r), `preset recipe '${r}' has no smoke case`);
+  // A pre-training component (ssp-*) runs its own pretext run first; those are trained by src/ssp's tests and
+  // the streamed-data test (ssp-moco+ce), so here the rest of the recipe must have a smoke case.
+  for (const r of presetRecipes) {
+    const rest = r.replace(/^ssp-[a-z]+\+/, '');
+    assert.ok(smoke.has(rest), `preset recipe '${r}' has no smoke case${rest !== r ? ` (for '${rest}')` : ''}`);
+  }
 });
 
 test('smoke: every recipe trains 2 steps end to end through the CLI', async (t) => {

@@ -7,15 +7,25 @@
 // difference on the command line is refused), loads the last checkpoint and reaches the same weights and
 // metrics as an uninterrupted run (resume.test.ts kills one with SIGKILL).
 import * as fs from 'fs';
-import { manualSeed, setNumThreads, runtimeInfo, dispose } from '../engine';
+import {
+  manualSeed,
+  setNumThreads,
+  runtimeInfo,
+  dispose,
+  resolvePrecision,
+  setDefaultDevice,
+  defaultDevice,
+} from '../engine';
 import type { ClassificationSummary } from '../eval/metrics';
 import { headline } from '../eval/headline';
-import { buildTrainData, TrainData, ImageSet } from '../data/train-data';
-import { DataLoader, InMemorySource, EpochSampler, ShuffleSampler } from '../data/loader';
-import type { Batch, BatchTransform } from '../data/loader';
-import { StreamLoader, countsProfile, formatProfile } from '../data/stream';
+import { buildTrainData, TrainData } from '../data/train-data';
+import { splitImages } from '../data/split-images';
+import type { SplitImages } from '../data/split-images';
+import { DataLoader, InMemorySource, EpochSampler } from '../data/loader';
+import type { Batch } from '../data/loader';
+import { countsProfile, formatProfile } from '../data/stream';
 import { recommend } from '../data/recommend';
-import type { FileList, StreamedSplits } from '../data/stream';
+import type { StreamedSplits } from '../data/stream';
 import type { BatchStream } from '../core/task';
 import { parseRecipe, buildPlan, describeRecipe } from '../methods';
 import type { MethodPlan, StageEnv, StageFactory, UnlabeledTerm, ViewKind } from '../methods';
@@ -23,17 +33,18 @@ import { InstanceSampler } from '../data/samplers';
 import type { Criterion } from '../losses';
 import type { Tensor } from '../engine';
 import { POOL_FILE } from '../data/pseudo-labels';
-import { localContext, ExecContext } from '../core/context';
+import type { ExecContext } from '../core/context';
+import { executionContext, broadcastModule, broadcastBuffers, fromMain, syncBatchNorms } from './parallel';
 import type { ClassifierModel } from '../models';
 import type { EvalSplit, TrainingStage } from '../core/task';
 import { TrainConfig, TrainConfigInput, resolveConfig, resumeConfig, ConfigError } from './config';
 import { RunDir, RunFileError, RunState, gitSha, ltkitVersion } from './run-dir';
-import { runStage, Hook, LoopControl, EpochLog, StageSummary } from './loop';
+import { runStage, stageScaler, Hook, LoopControl, EpochLog, StageSummary } from './loop';
 import { lrSchedule, evaluation, metricsLog, runState, checkpoints, interrupt, stopAfterEpochs } from './hooks';
 import { Progress } from './progress';
 import { batchPipelines, streamPipelines, unlabeledViews, InputSpec } from './pipelines';
 import { buildModel } from './run-model';
-import { batchFeatures, evaluateBatches, evaluateModel, extractFeatures, supervisedStage } from './classification';
+import { evaluateModel, extractFeatures, supervisedStage } from './classification';
 import { writeFileAtomic } from '../util/fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
@@ -101,28 +112,49 @@ function callbackHook(cb: Callbacks, begin: () => Parameters<NonNullable<Callbac
   };
 }
 
-/** Opens the run (new, or resumed with its own configuration) and settles the configuration. */
 /**
  * Opens the run (new, or resumed with its own configuration), settles the configuration and takes the
- * run's lock (released by `release`).
+ * run's lock (released by `release`). With several processes only rank 0 creates, locks and cleans the run
+ * directory; the others open it once rank 0 has (they write nothing there).
  */
-function openRun(requested: TrainConfig, o: TrainOptions): { run: RunDir; cfg: TrainConfig; release(): void } {
+function openRun(
+  requested: TrainConfig,
+  o: TrainOptions,
+  ctx: ExecContext,
+): { run: RunDir; cfg: TrainConfig; release(): void } {
   const name = requested.name ?? defaultName(requested);
-  if (!o.resume) {
-    const run = RunDir.create(requested.outDir, name, { overwrite: o.overwrite });
-    return { run, cfg: { ...requested, name }, release: run.lock() };
+  if (o.resume && !requested.name) {
+    throw new ConfigError('--resume needs the name of the run to continue (name / --name)');
   }
-  if (!requested.name) throw new ConfigError('--resume needs the name of the run to continue (name / --name)');
-  const run = RunDir.open(`${requested.outDir}/${name}`);
-  const release = run.lock();
-  try {
-    const cfg = resumeConfig(runConfig(run), requested, run.file('run.json'));
-    run.removeStale();
-    return { run, cfg, release };
-  } catch (e) {
-    release();
-    throw e;
+  if (!ctx.isMain) {
+    ctx.group?.barrier(); // rank 0 has created (or checked) the run directory
+    if (!o.resume)
+      return {
+        run: new RunDir(path.resolve(requested.outDir, name)),
+        cfg: { ...requested, name },
+        release: () => undefined,
+      };
+    const run = RunDir.open(`${requested.outDir}/${name}`);
+    return { run, cfg: resumeConfig(runConfig(run), requested, run.file('run.json')), release: () => undefined };
   }
+  const opened = ((): { run: RunDir; cfg: TrainConfig; release(): void } => {
+    if (!o.resume) {
+      const run = RunDir.create(requested.outDir, name, { overwrite: o.overwrite });
+      return { run, cfg: { ...requested, name }, release: run.lock() };
+    }
+    const run = RunDir.open(`${requested.outDir}/${name}`);
+    const release = run.lock();
+    try {
+      const cfg = resumeConfig(runConfig(run), requested, run.file('run.json'));
+      run.removeStale();
+      return { run, cfg, release };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  })();
+  ctx.group?.barrier();
+  return opened;
 }
 
 /** What a run is made of, once its configuration is settled. */
@@ -147,18 +179,46 @@ interface RunParts {
  */
 export async function train(config: TrainConfigInput | TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const requested = resolveConfig(config);
-  if (requested.device !== 'cpu') {
-    // The engine and models take a device; the trainer's batch path is CPU-only until it is tested on a GPU.
-    throw new ConfigError(`device: '${requested.device}' is not supported by the trainer yet (allowed: cpu)`);
-  }
-  const { run, cfg, release } = openRun(requested, opts);
+  checkDevice(requested.device);
+  let ctx: ExecContext = executionContext({
+    findUnusedParameters: requested.train.findUnusedParameters,
+    device: requested.device,
+    channelsLast: requested.train.channelsLast,
+    precision: resolvePrecision(requested.train.precision, requested.device),
+  });
+  const opened = openRun(requested, opts, ctx);
+  const { run, cfg, release } = opened;
   try {
-    const log = logFor(cfg, opts);
-    const init = await startingEncoder(cfg, opts, log);
+    // A resumed run keeps the precision it started with ('auto' may resolve otherwise on another machine).
+    const saved = opts.resume ? run.readRun().precision : undefined;
+    if (saved && saved !== ctx.precision) ctx = { ...ctx, precision: saved };
+    const log = logFor(cfg, opts, ctx);
+    const init = await startingEncoder(cfg, opts, log, ctx);
     if (init && typeof init !== 'string') return init; // the pre-training stopped (Ctrl-C): so does this run
-    return await trainRun(run, cfg, { ...opts, log }, init);
+    return await trainRun(run, cfg, ctx, { ...opts, log }, init);
   } finally {
     release();
+  }
+}
+
+/**
+ * `device`: 'cpu', or a CUDA device this libtorch has. On a GPU every tensor a run makes goes there: the model,
+ * the batches (uploaded as uint8 and augmented on the device), the methods' own tensors (setDefaultDevice).
+ */
+function checkDevice(device: string): void {
+  const m = /^cuda(?::(\d+))?$/.exec(device);
+  if (device === 'cpu') return;
+  if (!m) throw new ConfigError(`device: '${device}' (allowed: cpu, cuda, cuda:N)`);
+  const info = runtimeInfo();
+  if (!info.cuda) {
+    throw new ConfigError(
+      `device: '${device}', but this libtorch (${info.torchVersion}) has no CUDA; build ltkit against a CUDA ` +
+        `libtorch (LIBTORCH=/path/to/libtorch bash scripts/setup.sh) on a machine with a GPU`,
+    );
+  }
+  const index = Number(m[1] ?? 0);
+  if (index >= info.cudaDevices) {
+    throw new ConfigError(`device: '${device}', but there are ${info.cudaDevices} CUDA devices`);
   }
 }
 
@@ -171,7 +231,9 @@ export async function pretrain(config: TrainConfigInput, opts: TrainOptions = {}
   return train({ ...config, pretrain: { ...config.pretrain, method } }, opts);
 }
 
-function logFor(cfg: TrainConfig, opts: TrainOptions): (line: string) => void {
+function logFor(cfg: TrainConfig, opts: TrainOptions, ctx: ExecContext): (line: string) => void {
+  // With several processes only rank 0 talks (the others' lines would repeat its own).
+  if (!ctx.isMain) return () => undefined;
   return opts.log ?? (cfg.train.progress === 'off' ? () => undefined : (l: string) => process.stderr.write(l + '\n'));
 }
 
@@ -185,6 +247,7 @@ async function startingEncoder(
   cfg: TrainConfig,
   opts: TrainOptions,
   log: (l: string) => void,
+  ctx: ExecContext,
 ): Promise<string | TrainResult | null> {
   // Only the recipe's pretrain-slot component is built: it needs no class counts.
   const pretrainSlot = parseRecipe(cfg.method.recipe).bySlot.get('pretrain');
@@ -198,8 +261,13 @@ async function startingEncoder(
   if (!method) return cfg.model.initFrom ?? null;
   const p = pretrainingConfig(cfg, method);
   const dir = path.join(p.outDir, p.name as string);
-  const exists = fs.existsSync(path.join(dir, 'run.json'));
-  if (exists && RunDir.open(dir).readRun().status === 'completed') {
+  // Rank 0 decides (the others would race its creation of the run).
+  const onDisk = fs.existsSync(path.join(dir, 'run.json'));
+  const [exists, done] = fromMain(ctx, [
+    onDisk ? 1 : 0,
+    onDisk && RunDir.open(dir).readRun().status === 'completed' ? 1 : 0,
+  ]).map(Boolean);
+  if (done) {
     log(`[ltkit] ssp-${method}: reusing the finished pre-training run ${dir}`);
     return dir;
   }
@@ -236,21 +304,45 @@ export function pretrainingConfig(cfg: TrainConfig, method: string): TrainConfig
 async function trainRun(
   run: RunDir,
   cfg: TrainConfig,
+  ctx: ExecContext,
   opts: TrainOptions & { log: (l: string) => void },
   init: string | null,
 ): Promise<TrainResult> {
-  const ctx = localContext({ device: cfg.device, channelsLast: cfg.train.channelsLast });
   if (cfg.threads) setNumThreads(cfg.threads);
+  // New tensors (batches, the methods' own) go to the run's device; put back when the run ends.
+  const previousDevice = defaultDevice();
+  setDefaultDevice(ctx.device);
+  try {
+    return await trainOnDevice(run, cfg, ctx, opts, init);
+  } finally {
+    setDefaultDevice(previousDevice);
+  }
+}
+
+async function trainOnDevice(
+  run: RunDir,
+  cfg: TrainConfig,
+  ctx: ExecContext,
+  opts: TrainOptions & { log: (l: string) => void },
+  init: string | null,
+): Promise<TrainResult> {
   const log = opts.log;
   const data = opts.data ?? buildTrainData(cfg.data);
   if (data.files && ctx.isMain) logStreamedData(data.files, data.clsNumList, log);
   const parts = assemble(cfg, run, ctx, data, log, init);
+  broadcastModule(ctx, parts.model); // every rank starts from rank 0's weights (a resume loads them after)
+  if (cfg.train.syncBatchNorm && ctx.worldSize > 1) {
+    log(
+      `[ltkit] SyncBatchNorm: ${syncBatchNorms(ctx, parts.model)} BatchNorm layers take statistics over ${ctx.worldSize} processes`,
+    );
+  }
   const stageNames = parts.factories.map((f) => f.name);
   const state = opts.resume ? prepareResume(parts, stageNames) : recordNewRun(parts, stageNames);
   log(
     `[ltkit] ${run.dir}: recipe ${cfg.method.recipe} (${describeSlots(parseRecipe(cfg.method.recipe))}); ` +
       `stages ${stageNames.join(' → ')}; ${parts.data.train.targets.length} train / ` +
-      `${parts.data.test.targets.length} test images, ${parts.data.numClasses} classes`,
+      `${parts.data.test.targets.length} test images, ${parts.data.numClasses} classes; precision ${ctx.precision}` +
+      (cfg.train.precision === 'auto' ? ' (auto)' : ''),
   );
 
   const control: LoopControl = { stopRequested: false };
@@ -258,6 +350,8 @@ async function trainRun(
   const store = run.checkpoints;
   const hooks: Hook[] = [
     lrSchedule(),
+    // Several processes: rank 0's BatchNorm statistics everywhere before the epoch's evaluation (DDP's buffers).
+    ...(ctx.group ? [{ onEpochEnd: () => broadcastBuffers(ctx, parts.model) }] : []),
     evaluation(state, { model: parts.model, store }),
     ...(main ? analysisHooks(parts) : []),
     ...(main ? [metricsLog(run)] : []),
@@ -338,24 +432,17 @@ function assemble(
     log(formatInitReport(initReport));
   }
 
-  const splitSet = (split: 'train' | EvalSplit): ImageSet | null =>
-    split === 'train' ? data.train : split === 'val' ? data.val : data.test;
-  const fileSet = (split: 'train' | EvalSplit): FileList | null =>
-    !files ? null : split === 'train' ? files.train : split === 'val' ? files.val : files.test;
+  // Every reader of the run's images goes through its splits (in memory or streamed from files).
+  const splits = {
+    train: splitImages(data, 'train', log) as SplitImages,
+    val: splitImages(data, 'val', log),
+    test: splitImages(data, 'test', log),
+  };
   const evaluate = (split: EvalSplit) => {
-    const set = splitSet(split);
-    const list = fileSet(split);
-    if (files) {
-      return list
-        ? evaluateBatches(model, evalLoader(files, list, pipes.test, log).epoch(0), {
-            numClasses: data.numClasses,
-            trainCounts: data.labeledCounts,
-          })
-        : null;
-    }
+    const set = splits[split];
+    // Shot groups by the labeled images per class (pseudo-labels do not move a class between groups).
     return set
-      ? // Shot groups by the labeled images per class (pseudo-labels do not move a class between groups).
-        evaluateModel(model, set, pipes.test, { numClasses: data.numClasses, trainCounts: data.labeledCounts })
+      ? evaluateModel(model, set, pipes.test, { numClasses: data.numClasses, trainCounts: data.labeledCounts, ctx })
       : null;
   };
   // train.batchSize is the global batch: each process takes its share of every epoch and of every batch.
@@ -363,25 +450,14 @@ function assemble(
     throw new ConfigError(`train.batchSize: ${cfg.train.batchSize} is not divisible by ${ctx.worldSize} processes`);
   }
   const trainLoader = (sampler: EpochSampler): BatchStream<Batch> =>
-    files
-      ? new StreamLoader(files.train, {
-          sampler,
-          batchSize: cfg.train.batchSize / ctx.worldSize,
-          decode: { mode: 'train', size: files.workSize },
-          transform: pipes.train,
-          seed: cfg.seed,
-          prefetch: files.prefetch,
-          badImages: files.badImages,
-          report: log,
-          shard: { rank: ctx.rank, worldSize: ctx.worldSize },
-        })
-      : new DataLoader(new InMemorySource(data.train), {
-          sampler,
-          batchSize: cfg.train.batchSize / ctx.worldSize,
-          transform: pipes.train,
-          seed: cfg.seed,
-          shard: { rank: ctx.rank, worldSize: ctx.worldSize },
-        });
+    splits.train.loader({
+      sampler,
+      batchSize: cfg.train.batchSize / ctx.worldSize,
+      transform: pipes.train,
+      geometry: 'train',
+      seed: cfg.seed,
+      shard: { rank: ctx.rank, worldSize: ctx.worldSize },
+    });
   const env: StageEnv = {
     model,
     settings: cfg,
@@ -391,9 +467,7 @@ function assemble(
     trainTargets: data.train.targets,
     trainLoader,
     features: (split) => {
-      const list = fileSet(split);
-      if (files) return list ? batchFeatures(model, evalLoader(files, list, pipes.test, log).epoch(0)) : null;
-      const set = splitSet(split);
+      const set = splits[split];
       return set ? extractFeatures(model, set, pipes.test) : null;
     },
     evaluate,
@@ -413,6 +487,7 @@ function assemble(
       data,
       input,
       pipes,
+      splits,
       ctx,
       cloneModel: () => buildModel(cfg, false, { numClasses: outputs, inChannels: input.imageShape[2], ctx }),
     };
@@ -445,8 +520,8 @@ function assemble(
   };
   const analysis = {
     model,
-    train: data.train,
-    test: data.test,
+    train: splits.train,
+    test: splits.test as SplitImages,
     transform: pipes.test,
     numClasses: data.numClasses,
     createCriterion: () => plan.createCriterion(),
@@ -559,6 +634,8 @@ function recordNewRun(p: RunParts, stageNames: string[]): RunState {
       pseudoLabels: data.pseudo,
     },
     versions: { ltkit: ltkitVersion(), libtorch: runtimeInfo().torchVersion, node: process.version, gitSha: gitSha() },
+    precision: p.env.ctx.precision,
+    world: { size: p.env.ctx.worldSize, device: p.env.ctx.device, syncBatchNorm: cfg.train.syncBatchNorm },
     startedAt: new Date().toISOString(),
   });
   writeSubsetIndices(run, data);
@@ -705,6 +782,7 @@ function loadStage(run: RunDir, model: ClassifierModel, stage: TrainingStage, st
       dispose(t);
     }
   }
+  if (state.scaler) stageScaler(stage).loadStateDict(state.scaler, `${run.checkpoints.dir}: state.json scaler`);
   if (stage.loadExtraState && store.file('extra.safetensors')) {
     const t = store.loadTensors('extra.safetensors');
     try {
@@ -728,15 +806,11 @@ function runConfig(run: RunDir): TrainConfig {
 
 /** What a streamed-data run cannot do yet: everything that needs the whole training set in memory. */
 function checkStreamable(cfg: TrainConfig): void {
-  const why =
-    cfg.pretrain.method !== 'none'
-      ? 'pretrain.method (the pretext tasks read images from memory)'
-      : anyAnalysis(cfg.analysis)
-        ? 'analysis.* (the analyses read images from memory)'
-        : cfg.data.unlabeled
-          ? 'data.unlabeled'
-          : null;
-  if (why) throw new ConfigError(`${why}: not supported yet for the streamed data set '${cfg.data.dataset}'`);
+  if (cfg.data.unlabeled) {
+    throw new ConfigError(
+      `data.unlabeled: unlabeled pools are in-memory image sets; not supported with the streamed data set '${cfg.data.dataset}'`,
+    );
+  }
 }
 
 /** The start-of-training lines of a streamed data set: where its splits come from and its long-tail profile. */
@@ -754,19 +828,3 @@ function logStreamedData(f: StreamedSplits, counts: number[], log: (l: string) =
 }
 
 /** A split's images in order, decoded for testing (Resize + CenterCrop), through `transform`. */
-function evalLoader(
-  f: StreamedSplits,
-  list: FileList,
-  transform: BatchTransform<Tensor>,
-  log: (l: string) => void,
-): StreamLoader<Tensor> {
-  return new StreamLoader(list, {
-    sampler: new ShuffleSampler(list.paths.length, 0, false),
-    batchSize: 64,
-    decode: { mode: 'test', size: f.crop, resize: f.testResize },
-    transform,
-    prefetch: f.prefetch,
-    badImages: f.badImages,
-    report: log,
-  });
-}
