@@ -34,36 +34,19 @@ apt_install() {
 }
 
 # ---------------------------------------------------------------- libtorch
-multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-find_system_torch() {
-  for d in "/usr/lib/$multiarch" /usr/lib /usr/local/lib; do
-    if [ -e "$d/libtorch_cpu.so" ] && [ -e "$d/libc10.so" ]; then echo "$d"; return 0; fi
-  done
-  return 1
-}
-if [ -n "${LIBTORCH:-}" ]; then
-  [ -d "$LIBTORCH/include" ] && [ -d "$LIBTORCH/lib" ] ||
-    die "LIBTORCH=$LIBTORCH must be a folder with include/ and lib/ (e.g. an unpacked libtorch archive)"
-  [ -e "$LIBTORCH/lib/libtorch_cpu.so" ] || die "LIBTORCH=$LIBTORCH: lib/libtorch_cpu.so is missing"
-  torch_lib="$LIBTORCH/lib"
-  torch_inc="$LIBTORCH/include $LIBTORCH/include/torch/csrc/api/include"
-  # pytorch.org's cxx11 archives and Debian use the new ABI; a pip wheel's folder may not.
-  abi=1
-  if command -v nm >/dev/null && nm -DC "$torch_lib/libc10.so" 2>/dev/null | grep -q 'c10::Error::Error(c10::SourceLocation, std::string)'; then
-    abi=0
+# Finding libtorch and building the addon are scripts/install-addon.sh's (one implementation, which a
+# package install runs too); set-up adds what needs root: installing Debian's libtorch-dev.
+# shellcheck source=install-addon.sh
+source scripts/install-addon.sh
+addon_tag="[setup]"
+addon_quiet=$quiet
+if ! torch_find; then
+  if [ -z "${LIBTORCH:-}" ] && can_apt; then
+    apt_install libtorch-dev
+    torch_find || die "libtorch-dev installed, but: $torch_error"
+  else
+    die "$torch_error"
   fi
-else
-  if ! torch_lib=$(find_system_torch) || [ ! -d /usr/include/torch/csrc/api/include ]; then
-    if can_apt; then
-      apt_install libtorch-dev
-      torch_lib=$(find_system_torch) || die "libtorch-dev installed but libtorch_cpu.so not found"
-    else
-      die "libtorch not found. Install Debian's libtorch-dev (apt-get install libtorch-dev, as root),
-       or set LIBTORCH to an unpacked libtorch folder (with include/ and lib/)."
-    fi
-  fi
-  torch_inc="/usr/include /usr/include/torch/csrc/api/include"
-  abi=1
 fi
 
 # Fashion-MNIST is the embedded default data set (the main job and some tests read it).
@@ -101,26 +84,26 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 
+# ------------------------------------------------------ process groups (c10d)
+# `ltkit launch` and data-parallel training use libtorch's c10d. Compiling its Gloo process group needs gloo's
+# headers, which Debian ships apart from libtorch-dev (libgloo-dev); a libtorch without c10d builds without it.
+# shellcheck source=c10d.sh
+source scripts/c10d.sh
+c10d_find
+if [ "$c10d_need_gloo_headers" = 1 ]; then
+  if can_apt; then
+    apt_install libgloo-dev
+    c10d_find
+  else say "note: $c10d_note; without it, ltkit launch and multi-process training are unavailable"
+  fi
+fi
+
 # ----------------------------------------------------------- native addon
-addon=native/build/Release/ltkit.node
-need_build=0
-[ -e "$addon" ] || need_build=1
-if [ $need_build = 0 ]; then
-  for f in native/src/*.cc native/src/*.h native/binding.gyp; do [ "$f" -nt "$addon" ] && need_build=1; done
-  [ "$(cat native/build/.torch 2>/dev/null)" = "$torch_lib" ] || need_build=1
-fi
-if [ $need_build = 1 ]; then
-  act "building the native addon against libtorch in $torch_lib (about a minute)"
-  export LTKIT_TORCH_INCLUDES="$torch_inc" LTKIT_TORCH_LIBDIR="$torch_lib" LTKIT_TORCH_CXX11_ABI="$abi"
-  # nodedir=/usr: build against this machine's Node headers; never download them.
-  nodedir=""
-  [ -e /usr/include/node/node_api.h ] && nodedir="--nodedir=/usr"
-  (cd native && npx --no-install node-gyp rebuild $nodedir -j 2 >build.log 2>&1) || {
-    tail -40 native/build.log >&2
-    die "native build failed (full log: native/build.log)"
-  }
-  echo "$torch_lib" >native/build/.torch
-fi
+# Rebuilt when its sources, binding.gyp, the libtorch or the build settings changed (a hash in
+# native/build/.build-key).
+addon_build || die "native build failed"
+# What c10d's part of the build found, for distributedSupport()'s message (src/dist).
+echo "$c10d_note" >native/build/c10d.txt
 
 # ------------------------------------------------------------- TypeScript
 # Compiled files whose TypeScript source is gone (a deleted or renamed module) would still load, and a
@@ -141,4 +124,9 @@ if [ $need_tsc = 1 ]; then
   act "compiling TypeScript"
   npx --no-install tsc -p tsconfig.json
 fi
-say "ready (libtorch: $torch_lib)"
+# Which libtorch: the version its headers declare (torch/version.h; 2.x keeps the numbers in
+# torch/headeronly/version.h).
+torch_version=$(for d in $torch_inc; do cat "$d/torch/version.h" "$d/torch/headeronly/version.h" 2>/dev/null || true; done |
+  awk '$1 == "#define" && $2 ~ /^TORCH_VERSION_(MAJOR|MINOR|PATCH)$/ { v[$2] = $3 }
+       END { if (v["TORCH_VERSION_MAJOR"] != "") print v["TORCH_VERSION_MAJOR"] "." v["TORCH_VERSION_MINOR"] "." v["TORCH_VERSION_PATCH"] }')
+say "ready (libtorch ${torch_version:-of unknown version} in $torch_lib)"
