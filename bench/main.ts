@@ -1,19 +1,28 @@
-// `npm run bench [-- --json] [-- --quick] [-- --skip-epoch] [-- --nchw] [-- --memory-only]`: ltkit against
-// PyTorch on this machine, in the same run, with the same thread count:
-//   1. ResNet-32 train step (batch 128, 3×32×32, CE, SGD momentum 0.9, wd 2e-4) and eval forward;
-//   2. CIFAR train augmentation (pad-crop + flip + normalize) and its share of a train step;
-//   3. one epoch of ResNet-32 on a CIFAR-10-LT-sized set (12,406 synthetic 32×32×3 images) with
+// `npm run bench [-- --json] [-- --quick] [-- --skip-epoch] [-- --skip-dp] [-- --nchw] [-- --memory-only]`: ltkit
+// against PyTorch on this machine, in the same run, with the same thread count:
+//   1. ResNet-32 train step (batch 128, 3×32×32, CE, SGD momentum 0.9, wd 2e-4) and eval forward: ltkit as its
+//      trainer runs (channels-last fp32; --nchw for NCHW) against PyTorch in the same memory format and
+//      precision (the `ratio`) and against PyTorch's defaults (NCHW fp32, for reference);
+//   2. the same in bf16 autocast (channels-last) where the CPU has native bf16 (avx512_bf16 or amx_bf16);
+//   3. a two-process data-parallel step: ltkit's 2 processes × batch 64 with src/dist's GradReducer against
+//      PyTorch DDP (Gloo, 2 × 64), each against its own one-process batch-128 step, 1 thread per process;
+//   4. CIFAR train augmentation (pad-crop + flip + normalize) and its share of a train step;
+//   5. one epoch of ResNet-32 on a CIFAR-10-LT-sized set (12,406 synthetic 32×32×3 images) with
 //      augmentation, through ltkit's training core (the loop, the classification task, the DataLoader), against
 //      torchvision transforms + DataLoader(num_workers=2);
-//   4. memory: resident set size over long library loops that never yield to the event loop, and the same
+//   6. memory: resident set size over long library loops that never yield to the event loop, and the same
 //      loops yielding every step (ltkit only: RSS must stay flat however the loop is written).
+// Times are medians over repeated steps after 2 warm-up steps. The output names the libtorch ltkit ran (version
+// and folder), PyTorch's version, the CPU and its flags that decide `train.precision: auto`.
 // Figures move ±20% with machine load: compare only ratios from one run on an idle machine.
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
-import { tidy, noGrad, manualSeed, setNumThreads, randn, randint, runtimeInfo, zeros } from '../src/engine';
-import { contiguous, crossEntropyLoss } from '../src/engine/ops.generated';
-import { CHANNELS_LAST } from '../src/nn/module';
+import { tidy, manualSeed, setNumThreads, randn, randint, runtimeInfo, zeros } from '../src/engine';
+import { crossEntropyLoss } from '../src/engine/ops.generated';
+import { cpuFlags, cpuHasNativeBf16, resolvePrecision } from '../src/engine/precision';
 import { resolveConfig } from '../src/train/config';
 import { create as createModel } from '../src/models';
 import { SGD } from '../src/optim';
@@ -27,92 +36,252 @@ import { runStage } from '../src/train/loop';
 import { lrSchedule } from '../src/train/hooks';
 import { localContext } from '../src/core/context';
 import { Rng } from '../src/util/rng';
+import { StepMode, median, modeName, modeWords, resnet32Step, timeEach } from './step';
+import { whyNoDist } from './dist-step';
 
-// ltkit is measured as its trainer runs by default (train.channelsLast); PyTorch with its defaults.
+// ltkit is measured as its trainer runs by default (train.channelsLast).
 const CHANNELS_LAST_DEFAULT = resolveConfig({}).train.channelsLast && !process.argv.includes('--nchw');
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
 const quick = args.includes('--quick');
 const skipEpoch = args.includes('--skip-epoch');
+const skipDp = args.includes('--skip-dp');
 const memoryOnly = args.includes('--memory-only');
 const threads = Number(process.env.LTKIT_BENCH_THREADS ?? 2);
+// The PyTorch to compare with: Debian's python3-torch unless LTKIT_BENCH_PYTHON names another interpreter (a venv
+// with the torch version ltkit's libtorch has, for a same-version comparison).
+const PYTHON = process.env.LTKIT_BENCH_PYTHON || '/usr/bin/python3';
+const PY_SCRIPT = path.resolve(__dirname, '..', '..', 'bench', 'pytorch_bench.py');
 const say = (s: string) => {
   if (!asJson) process.stdout.write(s + '\n');
 };
+const fmt = (x: number, d = 1) => x.toFixed(d);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+type PyResult = Record<string, any> | { error: string };
 
-function python(mode: string, extra: string[]): Record<string, number | string> | { error: string } {
-  const script = path.resolve(__dirname, '..', '..', 'bench', 'pytorch_bench.py');
+function python(mode: string, extra: string[], nthreads = threads): PyResult {
   try {
-    const out = execFileSync('/usr/bin/python3', [script, mode, '--threads', String(threads), ...extra], {
+    const out = execFileSync(PYTHON, [PY_SCRIPT, mode, '--threads', String(nthreads), ...extra], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+      env: { ...process.env, OMP_NUM_THREADS: String(nthreads) },
       timeout: 30 * 60 * 1000,
     });
     return JSON.parse(out.trim().split('\n').pop() as string);
   } catch (e) {
     return {
-      error: `PyTorch reference failed (needs /usr/bin/python3 with python3-torch, python3-torchvision): ${(e as Error).message.split('\n')[0]}`,
+      error: `PyTorch reference failed (needs ${PYTHON} with python3-torch, python3-torchvision): ${(e as Error).message.split('\n')[0]}`,
     };
   }
 }
 
-function benchStep(steps: number, batch = 128) {
-  manualSeed(0);
-  const model = createModel('resnet32', { numClasses: 10 });
-  if (CHANNELS_LAST_DEFAULT) model.toChannelsLast();
-  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
-  const x0 = randn([batch, 3, 32, 32]);
-  const x = (CHANNELS_LAST_DEFAULT ? contiguous(x0, { memoryFormat: CHANNELS_LAST }) : x0).keep();
-  const y = randint(0, 10, [batch]).keep();
-  model.train();
-  const step = () =>
-    tidy(() => {
-      const loss = crossEntropyLoss(model.forward(x), y);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
-  for (let i = 0; i < 2; i++) step();
-  const times: number[] = [];
-  const fwd: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
-    step();
-    times.push(performance.now() - t0);
+/** PyTorch's version and folder as /usr/bin/python3 imports it, or null without it. */
+function pytorchInfo(): { version: string; folder: string } | null {
+  try {
+    const out = execFileSync(
+      PYTHON,
+      ['-c', 'import os, torch; print(torch.__version__); print(os.path.dirname(torch.__file__))'],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    const [version, folder] = out.trim().split('\n');
+    return { version, folder };
+  } catch {
+    return null;
   }
+}
+
+/** The folder of the libtorch_cpu.so this process loaded (/proc/self/maps: what really ran, wherever the build looked). */
+function libtorchFolder(): string {
+  try {
+    const line = fs
+      .readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .find((l) => /\/libtorch_cpu\.so(\.[\d.]+)?$/.test(l));
+    if (line) return path.dirname(fs.realpathSync(line.slice(line.indexOf('/'))));
+  } catch {
+    // no /proc (not Linux)
+  }
+  return 'folder unknown';
+}
+
+/** Train-step and eval-forward medians of ltkit's ResNet-32 in one mode, at `threads` threads. */
+function benchStep(steps: number, mode: StepMode, batch = 128) {
+  const s = resnet32Step({ batch, mode });
+  const times = timeEach(s.step, steps);
   // Forward-only share of a train step, for the profile line.
-  for (let i = 0; i < Math.max(2, steps / 2); i++) {
-    const t0 = performance.now();
-    tidy(() => void model.forward(x));
-    fwd.push(performance.now() - t0);
-  }
-  model.eval();
-  const etimes: number[] = [];
-  noGrad(() => {
-    for (let i = 0; i < 2; i++) tidy(() => void model.forward(x));
-    for (let i = 0; i < steps; i++) {
-      const t0 = performance.now();
-      tidy(() => void model.forward(x));
-      etimes.push(performance.now() - t0);
-    }
-  });
-  x.dispose();
-  x0.dispose();
-  y.dispose();
+  const fwd = timeEach(s.forward, Math.max(2, steps / 2));
+  s.model.eval();
+  const etimes = timeEach(s.evalForward, steps);
+  s.dispose();
   const ms = median(times);
   const ems = median(etimes);
   return {
+    mode: modeName(mode),
     trainMsPerStep: ms,
     trainImgPerSec: (batch * 1000) / ms,
     trainForwardMs: median(fwd),
     evalMsPerBatch: ems,
     evalImgPerSec: (batch * 1000) / ems,
+  };
+}
+
+type LtStep = ReturnType<typeof benchStep>;
+
+/** The rows of one ltkit mode against PyTorch in the same mode (and, when given, PyTorch's defaults). */
+function stepRows(lt: LtStep, same: Record<string, number> | undefined, dflt?: Record<string, number>) {
+  const row = (who: string, ms: number, evalMs: number, extra = '') =>
+    say(
+      `  ${who.padEnd(44)} ${fmt(ms).padStart(7)} ms/step ${fmt((128 * 1000) / ms, 0).padStart(5)} img/s   eval ` +
+        `${fmt((128 * 1000) / evalMs, 0).padStart(5)} img/s${extra}`,
+    );
+  row(
+    `ltkit   ${modeWords(modeOf(lt.mode))}`,
+    lt.trainMsPerStep,
+    lt.evalMsPerBatch,
+    `   (forward ${fmt(lt.trainForwardMs)} ms)`,
+  );
+  if (dflt && dflt !== same)
+    row(`PyTorch ${modeWords(modeOf('nchw-fp32'))} (its defaults)`, dflt.trainMsPerStep, dflt.evalMsPerBatch);
+  if (!same) return { ratio: null, evalRatio: null };
+  row(
+    `PyTorch ${modeWords(modeOf(lt.mode))}${dflt === same ? ' (its defaults)' : ''}`,
+    same.trainMsPerStep,
+    same.evalMsPerBatch,
+  );
+  const ratio = lt.trainMsPerStep / same.trainMsPerStep;
+  const evalRatio = lt.evalMsPerBatch / same.evalMsPerBatch;
+  say(
+    `  ratio ltkit / PyTorch ${modeWords(modeOf(lt.mode))}: step ${fmt(ratio, 3)}, eval ${fmt(evalRatio, 3)} (target ≤ 0.9)`,
+  );
+  return { ratio, evalRatio };
+}
+
+function modeOf(name: string): StepMode {
+  const [f, p] = name.split('-');
+  return { channelsLast: f === 'cl', precision: p as StepMode['precision'] };
+}
+
+/** A TCP port free on 127.0.0.1 now (for MASTER_PORT). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Runs `world` copies of a command with torchrun's environment (what `ltkit launch --nproc N` sets) and
+ * returns rank 0's last stdout line as JSON. A rank that fails or outlives `timeoutMs` ends the others.
+ */
+async function launch(cmd: string, cmdArgs: string[], world: number, nthreads: number, timeoutMs: number) {
+  const port = await freePort();
+  const procs = Array.from({ length: world }, (_, rank) =>
+    spawn(cmd, cmdArgs, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(rank),
+        WORLD_SIZE: String(world),
+        LOCAL_WORLD_SIZE: String(world),
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(port),
+        OMP_NUM_THREADS: String(nthreads),
+      },
+    }),
+  );
+  const outs = procs.map(() => '');
+  const errs = procs.map(() => '');
+  procs.forEach((p, i) => {
+    p.stdout.on('data', (d) => (outs[i] += d));
+    p.stderr.on('data', (d) => (errs[i] += d));
+  });
+  const killAll = () => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
+  const timer = setTimeout(killAll, timeoutMs);
+  const codes = await Promise.all(
+    procs.map(
+      (p) =>
+        new Promise<number | string>((resolve) =>
+          p.on('exit', (code, signal) => {
+            if (code !== 0) killAll();
+            resolve(code ?? String(signal));
+          }),
+        ),
+    ),
+  );
+  clearTimeout(timer);
+  const bad = codes.findIndex((c) => c !== 0);
+  if (bad >= 0) {
+    const why =
+      errs[bad].trim().split('\n').slice(-3).join(' | ') || `exit ${codes[bad]} (timeout ${timeoutMs / 1000} s?)`;
+    throw new Error(`rank ${bad} of ${world} failed: ${why}`);
+  }
+  return JSON.parse(outs[0].trim().split('\n').pop() as string) as Record<string, number>;
+}
+
+/**
+ * The two-process data-parallel step against the one-process step at the same global batch (128), for ltkit
+ * (GradReducer) and PyTorch (DDP, Gloo), 1 thread per process, ltkit's memory format on both sides.
+ */
+async function benchDataParallel(steps: number) {
+  const why = whyNoDist();
+  if (why) return { skipped: `no process groups in this build: ${why}` };
+  const mf = CHANNELS_LAST_DEFAULT ? 'cl-fp32' : 'nchw-fp32';
+  const ltScript = path.resolve(__dirname, 'dist-step.js');
+  const ltArgs = (batch: number) => [
+    ltScript,
+    '--batch',
+    String(batch),
+    '--steps',
+    String(steps),
+    '--threads',
+    '1',
+    ...(CHANNELS_LAST_DEFAULT ? [] : ['--nchw']),
+  ];
+  const pyArgs = (mode: string, batch: number) => [
+    PY_SCRIPT,
+    mode,
+    '--threads',
+    '1',
+    '--batch',
+    String(batch),
+    '--steps',
+    String(steps),
+    '--modes',
+    mf,
+  ];
+  const timeout = (quick ? 5 : 15) * 60 * 1000;
+  const attempt = async <T>(fn: () => Promise<T>): Promise<T | { error: string }> => {
+    try {
+      return await fn();
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  };
+  const lt1 = await attempt(() => launch(process.execPath, ltArgs(128), 1, 1, timeout));
+  const lt2 = await attempt(() => launch(process.execPath, ltArgs(64), 2, 1, timeout));
+  const py1 = await attempt(async () => {
+    const r = await launch(PYTHON, pyArgs('step', 128), 1, 1, timeout);
+    return (r as unknown as { modes: Record<string, Record<string, number>> }).modes[mf];
+  });
+  const py2 = await attempt(() => launch(PYTHON, pyArgs('ddp', 64), 2, 1, timeout));
+  const ok = (r: unknown): r is Record<string, number> => !!r && !('error' in (r as object));
+  const overhead = (two: unknown, one: unknown) =>
+    ok(two) && ok(one) ? two.trainMsPerStep / one.trainMsPerStep : null;
+  return {
+    memoryFormat: mf,
+    threadsPerProcess: 1,
+    globalBatch: 128,
+    ltkit: { oneProcess: lt1, twoProcesses: lt2, overhead: overhead(lt2, lt1) },
+    pytorch: { oneProcess: py1, twoProcesses: py2, overhead: overhead(py2, py1) },
+    ratio: ok(lt2) && ok(py2) ? lt2.trainMsPerStep / py2.trainMsPerStep : null,
   };
 }
 
@@ -226,16 +395,25 @@ async function benchMemory() {
   return out;
 }
 
-/** The CPU this ran on: model name and the vector-extension flags that decide oneDNN's kernels. */
-function cpuInfo(): { model: string; flags: string[] } {
+/**
+ * The CPU this ran on: model name, and which of the flags that decide oneDNN's kernels and
+ * `train.precision: auto` (src/engine/precision.ts) it has.
+ */
+function cpuInfo() {
+  let model = 'unknown';
   try {
-    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
-    const model = /model name\s*:\s*(.*)/.exec(text)?.[1] ?? 'unknown';
-    const all = new Set((/flags\s*:\s*(.*)/.exec(text)?.[1] ?? '').split(/\s+/));
-    return { model, flags: ['avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'].filter((f) => all.has(f)) };
+    model = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? model;
   } catch {
-    return { model: 'unknown', flags: [] };
+    // no /proc/cpuinfo
   }
+  const have = new Set(cpuFlags().split(/\s+/));
+  const names = ['avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'];
+  return {
+    model,
+    flags: Object.fromEntries(names.map((f) => [f, have.has(f)])) as Record<string, boolean>,
+    nativeBf16: cpuHasNativeBf16(),
+    autoPrecision: resolvePrecision('auto', 'cpu'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -243,17 +421,49 @@ async function main(): Promise<void> {
   const rt = runtimeInfo();
   const cpu = cpuInfo();
   const steps = quick ? 4 : 10;
-  say(`ltkit bench: libtorch ${rt.torchVersion}, ${threads} threads, Node ${process.version}`);
-  say(`CPU: ${cpu.model}; flags: ${cpu.flags.join(' ') || 'none of avx2/avx512f/avx512_bf16/amx_bf16'}`);
+  const lib = { version: rt.torchVersion, folder: libtorchFolder() };
+  const py = pytorchInfo();
+  const ltMode: StepMode = { channelsLast: CHANNELS_LAST_DEFAULT, precision: 'fp32' };
   say(
-    `ltkit memory order: ${CHANNELS_LAST_DEFAULT ? 'channels-last (trainer default; --nchw for NCHW)' : 'NCHW'}; PyTorch: its default NCHW`,
+    'ltkit bench. ratio = ltkit time / PyTorch time in the SAME memory format and precision (< 1: ltkit faster); ' +
+      'PyTorch with its defaults (NCHW fp32) is shown for reference only; two-process overhead = 2-process step ' +
+      'time / 1-process step time at the same global batch. Medians over repeated steps, warm-up excluded, ' +
+      'same thread count on both sides.',
+  );
+  say(`ltkit: libtorch ${lib.version} (${lib.folder}), Node ${process.version}, ${threads} threads`);
+  say(
+    `PyTorch: ${py ? `${py.version} (${py.folder}, ${PYTHON})` : `not found (${PYTHON} lacks torch)`}, ${threads} threads`,
+  );
+  say(
+    `CPU: ${cpu.model}; ${Object.entries(cpu.flags)
+      .map(([f, on]) => `${f} ${on ? 'yes' : 'no'}`)
+      .join(', ')} → train.precision auto = ${cpu.autoPrecision}`,
+  );
+  const minor = (v: string) => v.split('.').slice(0, 2).join('.');
+  if (py && minor(py.version) !== minor(lib.version)) {
+    say(
+      `Note: ltkit runs libtorch ${lib.version} and PyTorch is ${py.version}: the ratios compare versions too ` +
+        '(LTKIT_BENCH_PYTHON=<python with the same torch> compares like with like)',
+    );
+  }
+  say(
+    `ltkit mode: ${modeWords(ltMode)} (${CHANNELS_LAST_DEFAULT ? 'the trainer default; --nchw for NCHW' : '--nchw'})`,
+  );
+  const load = os.loadavg()[0];
+  say(
+    `Load average at start: ${fmt(load, 2)} on ${os.cpus().length} CPUs` +
+      (load > 0.75 * os.cpus().length ? ' (busy: these timings are unreliable; run again on an idle machine)' : ''),
   );
   const result: Record<string, unknown> = {
+    comparison:
+      'ratio = ltkit / PyTorch in the same memory format and precision; overhead = 2-process / 1-process step time at global batch 128',
     threads,
-    libtorch: rt.torchVersion,
+    libtorch: lib,
+    pytorch: py,
     node: process.version,
     ltkitChannelsLast: CHANNELS_LAST_DEFAULT,
     cpu,
+    loadAverageAtStart: load,
   };
 
   if (memoryOnly) {
@@ -262,28 +472,71 @@ async function main(): Promise<void> {
     if (asJson) process.stdout.write(JSON.stringify(result) + '\n');
     return;
   }
-  const lt = benchStep(steps);
-  const py = python('step', ['--steps', String(steps)]);
-  const stepRatio = 'error' in py ? null : lt.trainMsPerStep / Number(py.trainMsPerStep);
-  const evalRatio = 'error' in py ? null : lt.evalMsPerBatch / Number(py.evalMsPerBatch);
-  result.resnet32Step = { ltkit: lt, pytorch: py, ratio: stepRatio, evalRatio };
-  say('\nResNet-32 train step (batch 128, CE, SGD):');
-  say(
-    `  ltkit   ${lt.trainMsPerStep.toFixed(1)} ms/step  ${lt.trainImgPerSec.toFixed(0)} img/s  (forward ${lt.trainForwardMs.toFixed(1)} ms)`,
-  );
-  if ('error' in py) say(`  pytorch ${py.error}`);
-  else {
-    say(
-      `  pytorch ${Number(py.trainMsPerStep).toFixed(1)} ms/step  ${Number(py.trainImgPerSec).toFixed(0)} img/s  (torch ${py.torch})`,
-    );
-    say(`  ratio (ltkit/pytorch step time) ${stepRatio!.toFixed(3)}`);
-  }
-  say('ResNet-32 eval forward (batch 128):');
-  say(
-    `  ltkit   ${lt.evalImgPerSec.toFixed(0)} img/s` +
-      ('error' in py ? '' : `   pytorch ${Number(py.evalImgPerSec).toFixed(0)} img/s   ratio ${evalRatio!.toFixed(3)}`),
-  );
 
+  // ---------------------------------------------------------------- fp32 step, and bf16 where native
+  const bf16: StepMode = { channelsLast: CHANNELS_LAST_DEFAULT, precision: 'bf16' };
+  const lt = benchStep(steps, ltMode);
+  const ltBf16 = cpu.nativeBf16 ? benchStep(steps, bf16) : null;
+  const pyModes = [...new Set(['nchw-fp32', modeName(ltMode), ...(ltBf16 ? [modeName(bf16)] : [])])];
+  const pyStep = python('step', ['--steps', String(steps), '--modes', pyModes.join(',')]);
+  const pyMode = (m: StepMode): Record<string, number> | undefined =>
+    'error' in pyStep ? undefined : pyStep.modes[modeName(m)];
+  say(`\nResNet-32 train step and eval forward (batch 128, CE, SGD; median of ${steps} after 2 warm-up):`);
+  if ('error' in pyStep) say(`  PyTorch: ${pyStep.error}`);
+  const fp32Ratios = stepRows(lt, pyMode(ltMode), pyMode({ channelsLast: false, precision: 'fp32' }));
+  result.resnet32Step = {
+    ltkit: lt,
+    pytorchDefaults: pyMode({ channelsLast: false, precision: 'fp32' }) ?? pyStep,
+    pytorchSameMode: pyMode(ltMode) ?? pyStep,
+    ...fp32Ratios,
+  };
+  say(`\nThe same in bf16 autocast (${modeWords(bf16)}):`);
+  if (ltBf16) {
+    const r = stepRows(ltBf16, pyMode(bf16));
+    say(
+      `  bf16 / fp32 step time: ltkit ${fmt(ltBf16.trainMsPerStep / lt.trainMsPerStep, 3)}` +
+        (pyMode(bf16) && pyMode(ltMode)
+          ? `, PyTorch ${fmt(pyMode(bf16)!.trainMsPerStep / pyMode(ltMode)!.trainMsPerStep, 3)}`
+          : ''),
+    );
+    result.bf16Step = { ltkit: ltBf16, pytorchSameMode: pyMode(bf16) ?? pyStep, ...r };
+  } else {
+    say('  skipped: no native bf16 (the CPU has neither avx512_bf16 nor amx_bf16)');
+    result.bf16Step = { skipped: 'no native bf16' };
+  }
+
+  // ---------------------------------------------------------------- two-process data parallel
+  say(
+    `\nTwo-process data-parallel step (ResNet-32, global batch 128 = 2 × 64, ${modeWords(ltMode)}, 1 thread per process):`,
+  );
+  if (skipDp) {
+    say('  skipped (--skip-dp)');
+    result.dataParallel = { skipped: '--skip-dp' };
+  } else {
+    const dp = await benchDataParallel(quick ? 4 : 8);
+    result.dataParallel = dp;
+    if ('skipped' in dp) say(`  skipped: ${dp.skipped}`);
+    else {
+      const line = (who: string, r: unknown) =>
+        say(
+          `  ${who.padEnd(62)} ` +
+            (r && !('error' in (r as object))
+              ? `${fmt((r as Record<string, number>).trainMsPerStep).padStart(7)} ms/step`
+              : `failed: ${(r as { error: string }).error}`),
+        );
+      line('ltkit   1 process × 128', dp.ltkit.oneProcess);
+      line('ltkit   2 processes × 64 (GradReducer, Gloo)', dp.ltkit.twoProcesses);
+      line('PyTorch 1 process × 128', dp.pytorch.oneProcess);
+      line('PyTorch 2 processes × 64 (DDP, Gloo; BN buffers per process)', dp.pytorch.twoProcesses);
+      const o = (x: number | null) => (x === null ? 'n/a' : fmt(x, 3));
+      say(
+        `  two-process overhead (2-proc / 1-proc step time): ltkit ${o(dp.ltkit.overhead)}, PyTorch DDP ` +
+          `${o(dp.pytorch.overhead)} (target: ltkit's ≤ PyTorch's); ratio ltkit / PyTorch 2-process step ${o(dp.ratio)}`,
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------- augmentation, epoch, memory
   const aug = benchAugmentation({ batch: 128, iters: quick ? 20 : 100 });
   const share = aug.msPerBatch / lt.trainMsPerStep;
   result.augmentation = { ...aug, shareOfTrainStep: share };
@@ -295,19 +548,23 @@ async function main(): Promise<void> {
   if (!skipEpoch) {
     const images = quick ? 2048 : 12406;
     const le = await benchEpoch(images);
-    const pe = python('epoch', ['--images', String(images), '--workers', '2']);
+    const pe = python('epoch', ['--images', String(images), '--workers', '2', '--modes', modeName(ltMode)]);
     const ratio = 'error' in pe ? null : le.epochSeconds / Number(pe.epochSeconds);
     result.epoch = { ltkit: le, pytorch: pe, ratio };
     say(`\nOne epoch, ResNet-32, ${images} synthetic CIFAR-sized images with augmentation:`);
-    say(`  ltkit   ${le.epochSeconds.toFixed(1)} s (${le.steps} steps, training core)`);
+    say(`  ltkit   ${le.epochSeconds.toFixed(1)} s (${le.steps} steps, training core, ${modeWords(ltMode)})`);
     if ('error' in pe) say(`  pytorch ${pe.error}`);
     else {
-      say(`  pytorch ${Number(pe.epochSeconds).toFixed(1)} s (torchvision transforms, DataLoader num_workers=2)`);
-      say(`  ratio (ltkit/pytorch) ${ratio!.toFixed(3)} (target ≤ 0.9)`);
+      say(
+        `  pytorch ${Number(pe.epochSeconds).toFixed(1)} s (torchvision transforms, DataLoader num_workers=2, ${modeWords(ltMode)})`,
+      );
+      say(`  ratio (ltkit/pytorch) ${ratio!.toFixed(3)} (same memory format and precision; target ≤ 0.9)`);
     }
   }
   say('\nMemory (resident set size) over library loops:');
   result.memory = await benchMemory();
+  result.loadAverageAtEnd = os.loadavg()[0];
+  say(`\nLoad average at the end: ${fmt(os.loadavg()[0], 2)}`);
   if (asJson) process.stdout.write(JSON.stringify(result) + '\n');
 }
 

@@ -1,11 +1,19 @@
 #!/usr/bin/python3
 """PyTorch side of `npm run bench`: the same workloads as bench/main.ts, timed on this machine.
 
-Usage: /usr/bin/python3 bench/pytorch_bench.py step  --threads 2 --steps 8 --batch 128
-       /usr/bin/python3 bench/pytorch_bench.py epoch --threads 2 --images 12406 --workers 2
-Prints one JSON object. The model is the reference CIFAR ResNet-32 from fixtures/models/gen_resnet.py.
+Usage: /usr/bin/python3 bench/pytorch_bench.py step  --threads 2 --steps 8 --batch 128 --modes nchw-fp32,cl-fp32
+       /usr/bin/python3 bench/pytorch_bench.py epoch --threads 2 --images 12406 --workers 2 --modes cl-fp32
+       RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=p \\
+       /usr/bin/python3 bench/pytorch_bench.py ddp --threads 1 --steps 8 --batch 64 --modes cl-fp32
+Prints one JSON object (in ddp mode, rank 0 only). The model is the reference CIFAR ResNet-32 from
+fixtures/models/gen_resnet.py.
+
+A mode is `<memory format>-<precision>`: nchw or cl (channels-last: model and input in
+torch.channels_last), fp32 or bf16 (forward and loss under torch.autocast('cpu', dtype=torch.bfloat16);
+backward and the optimizer step outside it, as torch.cuda.amp's documentation prescribes).
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -18,40 +26,106 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from gen_resnet import resnet32  # noqa: E402
 
 
-def bench_step(a):
+def parse_mode(mode):
+    fmt, prec = mode.split('-')
+    if fmt not in ('nchw', 'cl') or prec not in ('fp32', 'bf16'):
+        raise SystemExit(f"pytorch_bench.py: mode '{mode}' is not <nchw|cl>-<fp32|bf16>")
+    return fmt == 'cl', prec == 'bf16'
+
+
+def median_ms(seconds):
+    return 1000 * sorted(seconds)[len(seconds) // 2]
+
+
+def setup(batch, channels_last):
     torch.manual_seed(0)
     model = resnet32(num_classes=10)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
-    x = torch.randn(a.batch, 3, 32, 32)
-    y = torch.randint(0, 10, (a.batch,))
-    model.train()
+    x = torch.randn(batch, 3, 32, 32)
+    y = torch.randint(0, 10, (batch,))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return model, x, y
 
-    def step():
+
+def amp(bf16):
+    return torch.autocast('cpu', dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def train_step(model, opt, x, y, bf16):
+    with amp(bf16):
         loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
 
+
+def bench_mode(a, mode):
+    channels_last, bf16 = parse_mode(mode)
+    model, x, y = setup(a.batch, channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
+    model.train()
     for _ in range(a.warmup):
-        step()
+        train_step(model, opt, x, y, bf16)
     times = []
     for _ in range(a.steps):
         t0 = time.perf_counter()
-        step()
+        train_step(model, opt, x, y, bf16)
         times.append(time.perf_counter() - t0)
     model.eval()
-    with torch.no_grad():
-        for _ in range(2):
+    with torch.no_grad(), amp(bf16):
+        for _ in range(a.warmup):
             model(x)
         etimes = []
         for _ in range(a.steps):
             t0 = time.perf_counter()
             model(x)
             etimes.append(time.perf_counter() - t0)
-    ms = 1000 * sorted(times)[len(times) // 2]
-    ems = 1000 * sorted(etimes)[len(etimes) // 2]
+    ms, ems = median_ms(times), median_ms(etimes)
     return {'trainMsPerStep': ms, 'trainImgPerSec': a.batch * 1000 / ms, 'evalMsPerBatch': ems,
-            'evalImgPerSec': a.batch * 1000 / ems, 'threads': torch.get_num_threads(), 'torch': torch.__version__}
+            'evalImgPerSec': a.batch * 1000 / ems, 'channelsLast': channels_last, 'bf16': bf16}
+
+
+def bench_step(a):
+    modes = {m: bench_mode(a, m) for m in a.modes.split(',')}
+    return {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'batch': a.batch, 'steps': a.steps,
+            'warmup': a.warmup, 'modes': modes}
+
+
+def bench_ddp(a):
+    """One rank of torchrun-style data parallelism: DistributedDataParallel over Gloo, `a.batch` per rank."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+    dist.init_process_group('gloo', init_method='env://')
+    rank, world = dist.get_rank(), dist.get_world_size()
+    channels_last, bf16 = parse_mode(a.modes)
+    model, x, y = setup(a.batch, channels_last)
+    # Every rank sees its own slice of a global batch (different data, as a sharded sampler gives).
+    torch.manual_seed(1 + rank)
+    x = torch.randn_like(x)
+    # Broadcasts rank 0's weights; 25 MB buckets (the default). broadcast_buffers=False: BatchNorm's running
+    # statistics stay per process, as in ltkit's data-parallel step (DDP's default would also broadcast them
+    # from rank 0 before every forward, work ltkit does not do).
+    ddp = DistributedDataParallel(model, broadcast_buffers=False)
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
+    ddp.train()
+    for _ in range(a.warmup):
+        train_step(ddp, opt, x, y, bf16)
+    dist.barrier()
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        train_step(ddp, opt, x, y, bf16)
+        times.append(time.perf_counter() - t0)
+    # The slowest rank sets the pace: the median of each step's maximum over ranks.
+    t = torch.tensor(times, dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    dist.destroy_process_group()
+    ms = median_ms(t.tolist())
+    return None if rank != 0 else {
+        'trainMsPerStep': ms, 'globalBatch': a.batch * world, 'trainImgPerSec': a.batch * world * 1000 / ms,
+        'worldSize': world, 'backend': 'gloo', 'broadcastBuffers': False, 'threads': torch.get_num_threads(),
+        'torch': torch.__version__}
 
 
 class SyntheticCifar(torch.utils.data.Dataset):
@@ -76,34 +150,43 @@ def bench_epoch(a):
                     T.Normalize((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))])
     ds = SyntheticCifar(a.images, tf)
     dl = torch.utils.data.DataLoader(ds, batch_size=a.batch, shuffle=True, num_workers=a.workers)
+    channels_last, bf16 = parse_mode(a.modes)
     model = resnet32(num_classes=10)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
     model.train()
     t0 = time.perf_counter()
     steps = 0
     for x, y in dl:
-        loss = F.cross_entropy(model(x), y)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with amp(bf16):
+            loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         steps += 1
     sec = time.perf_counter() - t0
     return {'epochSeconds': sec, 'steps': steps, 'images': a.images, 'workers': a.workers,
-            'threads': torch.get_num_threads()}
+            'threads': torch.get_num_threads(), 'mode': a.modes}
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('mode', choices=['step', 'epoch'])
+    p.add_argument('mode', choices=['step', 'ddp', 'epoch'])
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--batch', type=int, default=128)
     p.add_argument('--steps', type=int, default=8)
     p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--modes', default='nchw-fp32', help='comma-separated <nchw|cl>-<fp32|bf16> (ddp, epoch: one)')
     p.add_argument('--images', type=int, default=12406)
     p.add_argument('--workers', type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    print(json.dumps(bench_step(a) if a.mode == 'step' else bench_epoch(a)))
+    out = {'step': bench_step, 'ddp': bench_ddp, 'epoch': bench_epoch}[a.mode](a)
+    if out is not None:
+        print(json.dumps(out))
 
 
 if __name__ == '__main__':

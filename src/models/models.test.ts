@@ -283,9 +283,15 @@ test('ImageNet ResNet-10/18/50: torchvision keys, seeded init and logits (eval a
     seed: number;
     x: number[];
     xShape: number[];
-    models: Record<string, { state: Record<string, Entry>; evalLogits: number[]; trainLogits: number[] }>;
+    models: Record<string, { state: Record<string, Entry>; evalLogits: number[] }>;
   }>('models', 'resnet-imagenet.json');
   const x = tensor(ref.x, ref.xShape);
+  // Train mode on its own, larger input ([4, 3, 64, 64]; gen_resnet_imagenet.py): on the [2, 3, 32, 32] one,
+  // layer4 runs at 1×1 and each of its BatchNorms normalises 2 values per channel, which makes ResNet-50's
+  // train-mode logits chaotic — a 1e-6 relative change of the input moved them by 0.53 relative on libtorch
+  // 1.13, and libtorch 2.13's kernels by 0.51 — so they could only be compared on the exact libtorch the
+  // golden came from. On this input the same 1e-6 change moves them by 9e-5, and 2.13 is within 3.3e-5 of 1.13.
+  const train = loadSafetensors(fixturePath('models', 'resnet-imagenet-train.safetensors'));
   for (const [name, want] of Object.entries(ref.models)) {
     manualSeed(ref.seed);
     const net = createModel(name, { numClasses: 10 });
@@ -301,10 +307,11 @@ test('ImageNet ResNet-10/18/50: torchvision keys, seeded init and logits (eval a
       net.eval();
       assertClose(net.forward(x), want.evalLogits, 1e-4, `${name} eval logits`);
       net.train();
-      assertClose(net.forward(x), want.trainLogits, 1e-4, `${name} train logits`);
+      assertClose(net.forward(train['x']), train[`${name}.trainLogits`], 1e-4, `${name} train logits`);
     });
     net.dispose();
   }
+  dispose(train);
 });
 
 test('a training step (forward, CE, backward, SGD) leaves the live-tensor count unchanged', () => {
