@@ -1,9 +1,11 @@
 """PyTorch side of bench/decode.sh: decode + augment throughput of torchvision's ImageNet train pipeline
 (RandomResizedCrop 224, flip, ColorJitter(0.4, 0.4, 0.4), ToTensor, Normalize) through
 DataLoader(num_workers=2, batch 64) with PIL on the same JPEG folder; and, given ltkit's dump of the test decode
-(sharp: Resize 256 + CenterCrop 224), the per-pixel difference from PIL's Resize(256) + CenterCrop(224).
+(sharp: Resize 256 + CenterCrop 224), the per-pixel difference from PIL's Resize(256) + CenterCrop(224); and
+where the time goes: CPU ms per image of each step of that pipeline, in one process (`profile`, beside ltkit's).
 
 usage: /usr/bin/python3 bench/decode_torch.py speed DIR
+       /usr/bin/python3 bench/decode_torch.py profile DIR
        /usr/bin/python3 bench/decode_torch.py compare DUMP
 """
 import json
@@ -37,6 +39,28 @@ def speed(root):
     print(json.dumps({"side": "pytorch", "images": n, "seconds": s, "imgPerSec": n / s}))
 
 
+def profile(root):
+    """CPU ms per image of each step (PIL decode, RandomResizedCrop, flip, ColorJitter, ToTensor, Normalize), one
+    thread, over the folder's first 256 images; the second of two passes (the first warms the file cache)."""
+    torch.set_num_threads(1)
+    steps = [("open", lambda p: Image.open(p).convert("RGB")), ("randomResizedCrop", transforms.RandomResizedCrop(224)),
+             ("flip", transforms.RandomHorizontalFlip()), ("colorJitter", transforms.ColorJitter(0.4, 0.4, 0.4, 0)),
+             ("toTensor", transforms.ToTensor()),
+             ("normalize", transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]))]
+    paths = [p for p, _ in datasets.ImageFolder(root).samples][:256]
+    for _ in range(2):
+        cpu = {k: 0.0 for k, _ in steps}
+        for p in paths:
+            x = p
+            for k, f in steps:
+                c = time.process_time()
+                x = f(x)
+                cpu[k] += time.process_time() - c
+    out = {k: round(1000 * v / len(paths), 2) for k, v in cpu.items()}
+    out["total"] = round(sum(out.values()), 2)
+    print(json.dumps({"side": "pytorch", "cpuMsPerImg": out}))
+
+
 def compare(dump):
     paths = json.load(open(dump + ".json"))
     ours = np.fromfile(dump, dtype=np.uint8).reshape(len(paths), 224, 224, 3).astype(np.int16)
@@ -51,4 +75,4 @@ def compare(dump):
 
 
 if __name__ == "__main__":
-    {"speed": speed, "compare": compare}[sys.argv[1]](sys.argv[2])
+    {"speed": speed, "profile": profile, "compare": compare}[sys.argv[1]](sys.argv[2])

@@ -8,7 +8,11 @@
 //   - `epochAsync` (what the training loop uses, src/train/loop.ts): awaits the decoder's promises;
 //   - `epoch` (synchronous, for evaluation and feature extraction, which run inside synchronous hooks): blocks
 //     in WorkerDecoder.waitSync; the worker keeps decoding the next batches meanwhile.
-// Same batches either way: the sampler's order for (epoch, step), augmentation from AugRng(seed, epoch, step).
+// Both are thin runners of one driver (`drive`), which differ only in how they wait; so the batches are the same
+// either way: the sampler's order for (epoch, step), augmentation from AugRng(seed, epoch, step).
+//
+// Memory: a batch's pixels are copied into a tensor and the buffer goes back to the decoder (`recycle`), which
+// decodes a later batch into it, so a steady epoch allocates no per-batch buffers (see ./decode-worker.ts).
 //
 // Bad images (unreadable, truncated, not an image): `badImages: 'skip'` reports each one once, with its path and
 // libvips' reason, and drops it from its batch (the batch is one image shorter; a batch left empty is skipped);
@@ -112,8 +116,17 @@ export class StreamLoader<X = import('../../engine').Tensor> {
     return Array.from(indices, (i) => this.files.paths[i]);
   }
 
-  /** Turns a decoded batch into tensors: drops (and reports) bad images, transforms the rest. Null: none left. */
-  private finish(epoch: number, step: number, indices: Int32Array, d: DecodedBatch): Batch<X> | null {
+  /**
+   * Turns a decoded batch into tensors: drops (and reports) bad images, transforms the rest. Null: none left.
+   * The decoded bytes are copied into a tensor first and the buffer handed back to `recycle` (the decoder's).
+   */
+  private finish(
+    epoch: number,
+    step: number,
+    indices: Int32Array,
+    d: DecodedBatch,
+    recycle?: (data: Uint8Array) => void,
+  ): Batch<X> | null {
     const S = d.size;
     const per = S * S * 3;
     const keep: number[] = [];
@@ -130,7 +143,10 @@ export class StreamLoader<X = import('../../engine').Tensor> {
         );
       }
     });
-    if (keep.length === 0) return null;
+    if (keep.length === 0) {
+      recycle?.(d.data);
+      return null;
+    }
     let data = d.data;
     if (keep.length < indices.length) {
       data = new Uint8Array(keep.length * per);
@@ -142,7 +158,11 @@ export class StreamLoader<X = import('../../engine').Tensor> {
     const y = untracked(() => tensor(tg, [kept.length], 'int64'));
     try {
       const x = untracked(() =>
-        tidy(() => this.transform(tensor(data, [kept.length, S, S, 3], 'uint8'), new AugRng(this.seed, epoch, step))),
+        tidy(() => {
+          const raw = tensor(data, [kept.length, S, S, 3], 'uint8'); // a copy: the buffer is free from here on
+          recycle?.(d.data);
+          return this.transform(raw, new AugRng(this.seed, epoch, step));
+        }),
       );
       return { x, y, indices: kept, epoch, step };
     } catch (e) {
@@ -151,72 +171,120 @@ export class StreamLoader<X = import('../../engine').Tensor> {
     }
   }
 
-  /** The epoch's batches, decoded `prefetch` batches ahead and awaited (the training loop's path). */
-  async *epochAsync(epoch: number, fromStep = 0): AsyncGenerator<Batch<X>, void, undefined> {
-    const dec = this.o.decoder ?? sharedDecoder();
+  /**
+   * The one driver of an epoch, for both ways of waiting. `submit` starts decoding a batch's files and returns a
+   * ticket; the driver yields `{ wait: ticket }` when it needs that batch, and the runner (`epoch`: blocking,
+   * `epochAsync`: await) sends the decoded batch back in with next(), or throws the decoder's error in with
+   * throw(). Batches are yielded as `{ batch }`. Before a batch is handed out, the decodes of the next `prefetch`
+   * batches are issued; the previous batch's tensors are disposed when the next is requested or the epoch ends,
+   * and tickets still pending at the end go to `abandon`.
+   */
+  private *drive<T>(
+    epoch: number,
+    fromStep: number,
+    submit: (paths: string[]) => T,
+    abandon: (ticket: T) => void,
+    recycle?: (data: Uint8Array) => void,
+  ): Generator<{ wait: T } | { batch: Batch<X> }, void, DecodedBatch | undefined> {
     const nb = this.numBatches(epoch);
-    const pending = new Map<number, { indices: Int32Array; p: Promise<DecodedBatch> }>();
+    const pending = new Map<number, { indices: Int32Array; ticket: T }>();
     let issued = fromStep;
     const issue = (upTo: number) => {
       for (; issued < Math.min(nb, upTo); issued++) {
         const indices = this.indicesOf(epoch, issued);
-        const p = dec.decodeBatch(this.pathsOf(indices), this.o.decode);
-        p.catch(() => undefined); // awaited below; never an unhandled rejection
-        pending.set(issued, { indices, p });
+        pending.set(issued, { indices, ticket: submit(this.pathsOf(indices)) });
       }
     };
     let prev: Batch<X> | null = null;
     try {
       for (let step = fromStep; step < nb; step++) {
         issue(step + 1);
-        const cur = pending.get(step) as { indices: Int32Array; p: Promise<DecodedBatch> };
-        const d = await cur.p;
+        const cur = pending.get(step) as { indices: Int32Array; ticket: T };
+        const d = (yield { wait: cur.ticket }) as DecodedBatch;
         pending.delete(step);
         if (prev) disposeBatch(prev);
         prev = null;
         // The next batches start decoding before this one is handed to the (synchronous) training step.
         issue(step + 1 + this.prefetch);
-        const b = this.finish(epoch, step, cur.indices, d);
+        const b = this.finish(epoch, step, cur.indices, d, recycle);
         if (!b) continue;
         prev = b;
-        yield b;
+        yield { batch: b };
       }
     } finally {
+      for (const { ticket } of pending.values()) abandon(ticket);
       if (prev) disposeBatch(prev);
+    }
+  }
+
+  /** The epoch's batches, decoded `prefetch` batches ahead and awaited (the training loop's path). */
+  async *epochAsync(epoch: number, fromStep = 0): AsyncGenerator<Batch<X>, void, undefined> {
+    const dec = this.o.decoder ?? sharedDecoder();
+    const g = this.drive(
+      epoch,
+      fromStep,
+      (paths) => {
+        const p = dec.decodeBatch(paths, this.o.decode);
+        p.catch(() => undefined); // awaited when its turn comes; never an unhandled rejection
+        return p;
+      },
+      () => undefined,
+      dec.recycle?.bind(dec),
+    );
+    try {
+      let r = g.next();
+      while (!r.done) {
+        const v = r.value;
+        if ('batch' in v) {
+          yield v.batch;
+          r = g.next();
+          continue;
+        }
+        let d: DecodedBatch;
+        try {
+          d = await v.wait;
+        } catch (e) {
+          r = g.throw(e);
+          continue;
+        }
+        r = g.next(d);
+      }
+    } finally {
+      g.return();
     }
   }
 
   /** The epoch's batches, synchronously (evaluation, features): the worker decodes ahead while a batch is used. */
   *epoch(epoch: number, fromStep = 0): Generator<Batch<X>, void, undefined> {
     const dec: WorkerDecoder = this.o.decoder instanceof WorkerDecoder ? this.o.decoder : sharedDecoder();
-    const nb = this.numBatches(epoch);
-    const pending = new Map<number, { indices: Int32Array; id: number }>();
-    let issued = fromStep;
-    const issue = (upTo: number) => {
-      for (; issued < Math.min(nb, upTo); issued++) {
-        const indices = this.indicesOf(epoch, issued);
-        pending.set(issued, { indices, id: dec.submit(this.pathsOf(indices), this.o.decode) });
-      }
-    };
-    let prev: Batch<X> | null = null;
+    const g = this.drive(
+      epoch,
+      fromStep,
+      (paths) => dec.submit(paths, this.o.decode),
+      // Batches still in the worker are collected so their replies do not pile up.
+      (id) => void dec.wait(id).catch(() => undefined),
+      (data) => dec.recycle(data),
+    );
     try {
-      for (let step = fromStep; step < nb; step++) {
-        issue(step + 1);
-        const cur = pending.get(step) as { indices: Int32Array; id: number };
-        const d = dec.waitSync(cur.id);
-        pending.delete(step);
-        if (prev) disposeBatch(prev);
-        prev = null;
-        issue(step + 1 + this.prefetch);
-        const b = this.finish(epoch, step, cur.indices, d);
-        if (!b) continue;
-        prev = b;
-        yield b;
+      let r = g.next();
+      while (!r.done) {
+        const v = r.value;
+        if ('batch' in v) {
+          yield v.batch;
+          r = g.next();
+          continue;
+        }
+        let d: DecodedBatch;
+        try {
+          d = dec.waitSync(v.wait);
+        } catch (e) {
+          r = g.throw(e);
+          continue;
+        }
+        r = g.next(d);
       }
     } finally {
-      // Batches still in the worker are collected so their replies do not pile up.
-      for (const { id } of pending.values()) void dec.wait(id).catch(() => undefined);
-      if (prev) disposeBatch(prev);
+      g.return();
     }
   }
 

@@ -98,6 +98,15 @@ export class WorkerDecoder implements ImageDecoder {
     }
   }
 
+  /** Hands a batch's pixel buffer back to the worker to decode into again (ImageDecoder.recycle). */
+  recycle(data: Uint8Array): void {
+    // Only a whole buffer the worker made can go back; a view of part of one (or one from elsewhere) is left to GC.
+    if (!this.worker || data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength || data.byteLength === 0)
+      return;
+    const buf = data.buffer as ArrayBuffer;
+    this.worker.postMessage({ recycle: buf }, [buf]);
+  }
+
   /** Submit + await (the ImageDecoder interface). */
   decodeBatch(paths: readonly string[], spec: DecodeSpec): Promise<DecodedBatch> {
     return this.wait(this.submit(paths, spec));

@@ -32,6 +32,11 @@ import {
   expand,
   pad,
   conv2d,
+  narrow,
+  mul_,
+  add_,
+  clamp_,
+  copy_,
 } from '../../engine';
 import {
   Transform,
@@ -192,9 +197,19 @@ export interface ColorJitterOptions {
 /**
  * torchvision ColorJitter(brightness, contrast, saturation, hue), per image: each image gets its own
  * factors (b ~ U[max(0,1−brightness), 1+brightness], … , hue ~ U[−hue, hue]) and its own random order of
- * the four adjustments (torchvision draws `randperm(4)` per call, i.e. per image). Images are grouped by
- * their order, so each group runs the adjustments once on its sub-batch (≤ 24 groups; ≤ 6 with hue = 0).
- * A zero argument disables that adjustment, as in torchvision. With `p` < 1 only a random subset is jittered.
+ * the four adjustments (torchvision draws `randperm(4)` per call, i.e. per image). A zero argument disables
+ * that adjustment, as in torchvision. With `p` < 1 only a random subset is jittered.
+ *
+ * Batched without sub-batches of random sizes: the images are sorted once so that those sharing an order lie
+ * together (one gather), then at each position of the order the whole batch is updated in place — one multiply
+ * by every image's factor (1 where its adjustment there is hue, or it has none), plus per group the blend's other
+ * term ((1−f)·mean(gray) for contrast, (1−f)·gray for saturation, from the grayscale of the batch before that
+ * position) and a clamp — and one gather puts the images back. These are the same float operations, in the
+ * same order, as adjust{Brightness,Contrast,Saturation} on each image, so the result is identical (bit for bit)
+ * to running them image by image. Hue, a non-linear HSV round trip, runs on its group's slice and is copied
+ * back. Apart from hue's, every large tensor has the batch's size each call, so the caching CPU allocator reuses
+ * the same blocks step after step; the former per-group sub-batches of random sizes made it keep a block of
+ * every size it had seen, and RSS crept up epoch after epoch (bench/decode.ts rss).
  */
 export function colorJitter(
   brightness: number | [number, number] = 0,
@@ -214,13 +229,14 @@ export function colorJitter(
     throw new RangeError(`colorJitter: hue range [${hr}] must lie in [-0.5, 0.5]`);
   const p = opts.p ?? 1;
   checkProb('colorJitter p', p);
-  const fns = [adjustBrightness, adjustContrast, adjustSaturation, adjustHue];
+  const [BRIGHTNESS, CONTRAST, SATURATION, HUE] = [0, 1, 2, 3];
   return (x, rng) =>
     tidy(() => {
-      const [n] = check4d('colorJitter', x);
+      const [n, c] = check4d('colorJitter', x);
       checkFloat('colorJitter', x);
-      // Per image: apply?, order (active ops only), factors.
-      const groups = new Map<string, { order: number[]; members: number[]; factors: number[][] }>();
+      // Per image: apply?, order (active ops only), factors — the draws torchvision makes, in its order.
+      type Group = { order: number[]; members: number[]; factors: number[][]; start: number };
+      const groups = new Map<string, Group>();
       for (let i = 0; i < n; i++) {
         if (p < 1 && !rng.bernoulli(p)) continue;
         const perm = rng.permutation(4);
@@ -228,32 +244,79 @@ export function colorJitter(
         const order = Array.from(perm).filter((k) => ranges[k] !== null);
         const key = order.join('');
         let g = groups.get(key);
-        if (!g) groups.set(key, (g = { order, members: [], factors: [[], [], [], []] }));
+        if (!g) groups.set(key, (g = { order, members: [], factors: [[], [], [], []], start: 0 }));
         g.members.push(i);
         for (let k = 0; k < 4; k++) g.factors[k].push(f[k]);
       }
-      const picked: number[] = [];
-      const outs: Tensor[] = [];
-      for (const g of groups.values()) {
-        let y = g.members.length === n ? x : indexSelect(x, 0, longTensor(g.members));
-        for (const k of g.order) y = fns[k](y, g.factors[k]);
-        outs.push(y === x ? identityCopy(x) : y);
-        picked.push(...g.members);
+      if (groups.size === 0) return identityCopy(x);
+      // Sorted layout: each group's images contiguous, the images left alone (p < 1) at the end.
+      const gs = [...groups.values()];
+      const perm: number[] = [];
+      for (const g of gs) {
+        g.start = perm.length;
+        perm.push(...g.members);
       }
-      if (picked.length === 0) return identityCopy(x);
-      if (outs.length === 1 && picked.length === n) return outs[0];
-      // Scatter the groups back to their images' positions.
-      const y = cat(outs);
-      const pos = new Int32Array(picked.length);
-      const sorted = picked.map((img, j) => [img, j]).sort((a, b) => a[0] - b[0]);
-      sorted.forEach(([, j], k) => (pos[k] = j));
-      const ordered = indexSelect(y, 0, longTensor(pos));
-      return applyToSubset(
-        x,
-        sorted.map(([img]) => img),
-        () => ordered,
-      );
+      const jittered = new Uint8Array(n);
+      for (const i of perm) jittered[i] = 1;
+      for (let i = 0; i < n; i++) if (!jittered[i]) perm.push(i);
+      const inOrder = perm.every((img, k) => img === k);
+      const y = inOrder ? identityCopy(x) : indexSelect(x, 0, longTensor(perm));
+      // A blend needs three channels: saturation and hue leave 1-channel images as they are (torchvision).
+      const acts = (k: number | undefined) => k !== undefined && (c === 3 || k === BRIGHTNESS || k === CONTRAST);
+      const steps = Math.max(...gs.map((g) => g.order.length));
+      for (let j = 0; j < steps; j++) {
+        tidy(() => {
+          const scale = new Float32Array(n).fill(1);
+          let blends = false;
+          let gray: Tensor | null = null;
+          for (const g of gs) {
+            const k = g.order[j];
+            if (!acts(k) || k === HUE) continue;
+            scale.set(g.factors[k], g.start);
+            blends = true;
+            if (k !== BRIGHTNESS) gray ??= rgbToGray(y); // of the batch before this position
+          }
+          // (1−f)·gray for the saturation groups (0 elsewhere), over the whole batch so that its size never varies,
+          // computed before y changes: the other term of their blend.
+          let satTerm: Tensor | null = null;
+          const satW = new Float32Array(n);
+          for (const g of gs) {
+            if (g.order[j] !== SATURATION || !acts(SATURATION)) continue;
+            satW.set(oneMinus(g.factors[SATURATION]), g.start);
+            satTerm = gray; // marks that some group blends towards gray here
+          }
+          if (satTerm) satTerm = mul(satTerm, floatTensor(satW, [n, 1, 1, 1]));
+          if (blends) mul_(y, floatTensor(scale, [n, 1, 1, 1]));
+          for (const g of gs) {
+            const k = g.order[j];
+            if (!acts(k)) continue;
+            const len = g.members.length;
+            const part = narrow(y, 0, g.start, len);
+            if (k === HUE) {
+              copy_(part, adjustHue(part, g.factors[HUE]));
+              continue;
+            }
+            if (k === CONTRAST) {
+              const m = mean(narrow(gray as Tensor, 0, g.start, len), [1, 2, 3], { keepdim: true });
+              add_(part, mul(m, floatTensor(oneMinus(g.factors[CONTRAST]), [len, 1, 1, 1])));
+            } else if (k === SATURATION) add_(part, narrow(satTerm as Tensor, 0, g.start, len));
+            clamp_(part, { min: 0, max: 1 });
+          }
+        });
+      }
+      if (inOrder) return y;
+      const back = new Int32Array(n);
+      perm.forEach((img, k) => (back[img] = k));
+      return indexSelect(y, 0, longTensor(back));
     });
+}
+
+/**
+ * 1 − f for each factor as float32 arithmetic gives it from the float32 factor: the difference of two float32
+ * values is exact in float64, so one rounding to float32 is float32's own correctly rounded 1 − f.
+ */
+function oneMinus(f: number[]): Float32Array {
+  return Float32Array.from(f, (v) => 1 - Math.fround(v));
 }
 
 // ------------------------------------------------------------------ Gaussian blur

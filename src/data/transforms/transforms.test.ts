@@ -330,6 +330,35 @@ test('colorJitter: per-image factors, identity images untouched, deterministic, 
   });
 });
 
+test("colorJitter equals its adjustments run image by image in each image's drawn order, bit for bit", () => {
+  leakFree(() => {
+    // The batched form (sorted groups, in-place blends) must be exactly the per-image definition: replay the
+    // draws (apply?, randperm(4), one factor per active adjustment) and run adjust* on each image alone.
+    const fns = [adjustBrightness, adjustContrast, adjustSaturation, adjustHue];
+    const cases: { c: number; args: [number, number, number, number]; p: number }[] = [
+      { c: 3, args: [0.4, 0.4, 0.4, 0], p: 1 }, // the ImageNet pipeline's
+      { c: 3, args: [0.4, 0.4, 0.4, 0.1], p: 0.8 }, // MoCo v2's
+      { c: 3, args: [0.8, 0, 0.5, 0.2], p: 1 },
+      { c: 1, args: [0.4, 0.4, 0.4, 0.1], p: 0.5 }, // saturation and hue leave one channel alone
+    ];
+    for (const [ci, { c, args, p }] of cases.entries()) {
+      const x = f32(24, c, 6, 5, ci + 1);
+      const got = colorJitter(...args, { p })(x, R(9, ci));
+      const rng = R(9, ci);
+      const ranges = args.map((a, k) => (a === 0 ? null : k === 3 ? [-a, a] : [Math.max(0, 1 - a), 1 + a]));
+      for (let i = 0; i < 24; i++) {
+        let want = narrow(x, 0, i, 1);
+        if (p >= 1 || rng.bernoulli(p)) {
+          const perm = rng.permutation(4);
+          const f = ranges.map((r) => (r ? rng.uniform(r[0], r[1]) : 0));
+          for (const k of perm) if (ranges[k] && (c === 3 || k < 2)) want = fns[k](want, [f[k]]);
+        }
+        assert.ok(equal(narrow(got, 0, i, 1), want), `case ${ci}, image ${i} differs from the per-image result`);
+      }
+    }
+  });
+});
+
 test('grayscale and gaussianBlur', () => {
   leakFree(() => {
     const x = f32(6, 3, 9, 9);
