@@ -186,8 +186,8 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
     channelsLast: requested.train.channelsLast,
     precision: resolvePrecision(requested.train.precision, requested.device),
   });
-  const opened = openRun(requested, opts, ctx);
-  const { run, cfg, release } = opened;
+  const previousDevice = defaultDevice();
+  const { run, cfg, release } = openRun(requested, opts, ctx);
   try {
     // A resumed run keeps the precision it started with ('auto' may resolve otherwise on another machine).
     const saved = opts.resume ? run.readRun().precision : undefined;
@@ -195,8 +195,11 @@ export async function train(config: TrainConfigInput | TrainConfig, opts: TrainO
     const log = logFor(cfg, opts, ctx);
     const init = await startingEncoder(cfg, opts, log, ctx);
     if (init && typeof init !== 'string') return init; // the pre-training stopped (Ctrl-C): so does this run
+    // New tensors (batches, the methods' own) go to the run's device, until this run ends.
+    setDefaultDevice(ctx.device);
     return await trainRun(run, cfg, ctx, { ...opts, log }, init);
   } finally {
+    setDefaultDevice(previousDevice);
     release();
   }
 }
@@ -309,23 +312,6 @@ async function trainRun(
   init: string | null,
 ): Promise<TrainResult> {
   if (cfg.threads) setNumThreads(cfg.threads);
-  // New tensors (batches, the methods' own) go to the run's device; put back when the run ends.
-  const previousDevice = defaultDevice();
-  setDefaultDevice(ctx.device);
-  try {
-    return await trainOnDevice(run, cfg, ctx, opts, init);
-  } finally {
-    setDefaultDevice(previousDevice);
-  }
-}
-
-async function trainOnDevice(
-  run: RunDir,
-  cfg: TrainConfig,
-  ctx: ExecContext,
-  opts: TrainOptions & { log: (l: string) => void },
-  init: string | null,
-): Promise<TrainResult> {
   const log = opts.log;
   const data = opts.data ?? buildTrainData(cfg.data);
   if (data.files && ctx.isMain) logStreamedData(data.files, data.clsNumList, log);
