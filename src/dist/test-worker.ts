@@ -207,13 +207,25 @@ function main(): void {
     }
   } else if (scenario === 'exit3') {
     // For `ltkit launch`: rank 1 fails with code 3; rank 0 ignores SIGTERM, so only the SIGKILL stops it.
+    // Rank 1 gives up only once rank 0 ignores SIGTERM (its marker file), or launch's SIGTERM could arrive first.
+    if (rank === 0) process.on('SIGTERM', () => process.stdout.write('SIGTERM ignored\n'));
     print({ rank, env: ['RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'].map((k) => process.env[k]) });
-    if (rank === 1) {
-      process.stderr.write('rank 1 gives up\n');
-      process.exit(3);
+    const ready = dir ? path.join(dir, 'rank0-ignores-sigterm') : null;
+    if (rank === 0) {
+      if (ready) fs.writeFileSync(ready, '');
+      setInterval(() => undefined, 1000);
+    } else {
+      const giveUp = () => {
+        process.stderr.write('rank 1 gives up\n');
+        process.exit(3);
+      };
+      const poll = setInterval(() => {
+        if (!ready || fs.existsSync(ready)) {
+          clearInterval(poll);
+          giveUp();
+        }
+      }, 20);
     }
-    process.on('SIGTERM', () => process.stdout.write('SIGTERM ignored\n'));
-    setInterval(() => undefined, 1000);
   } else if (scenario === 'wait') {
     // For `ltkit launch`: every rank waits until a signal, which it reports before exiting 130.
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
