@@ -101,13 +101,27 @@ export function asSplitImages(images: ImageSet | SplitImages): SplitImages {
   return 'loader' in images ? images : memoryImages(images);
 }
 
-/** The images in order, once, through `transform` at the evaluation geometry (no augmentation). */
+/**
+ * The images in order, once, through `transform` at the evaluation geometry (no augmentation). With `part`,
+ * only part `rank` of `worldSize`: images rank, rank + W, rank + 2W, … — the parts cover the set exactly once
+ * (no padding, unlike a training shard), so sums over them are the whole set's (data-parallel evaluation).
+ */
 export function inOrder(
   images: ImageSet | SplitImages,
   transform: BatchTransform<Tensor>,
   batchSize?: number,
+  part?: { rank: number; worldSize: number },
 ): Iterable<Batch> {
   const s = asSplitImages(images);
-  const sampler = new ShuffleSampler(s.targets.length, 0, false);
+  const n = s.targets.length;
+  let sampler: EpochSampler = new ShuffleSampler(n, 0, false);
+  if (part && part.worldSize > 1) {
+    const { rank, worldSize } = part;
+    const order = Int32Array.from(
+      { length: Math.max(0, Math.ceil((n - rank) / worldSize)) },
+      (_, k) => rank + k * worldSize,
+    );
+    sampler = { epochIndices: () => order };
+  }
   return s.loader({ sampler, batchSize: batchSize ?? s.passBatch, transform, geometry: 'test' }).epoch(0);
 }

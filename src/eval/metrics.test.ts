@@ -139,3 +139,49 @@ test('input validation', () => {
   assert.throws(() => m.update(tensor([[1, 2]]), tensor([0], 'int64')), RangeError);
   assert.throws(() => new ClassificationMeter(3, { trainCounts: [1, 2] }), RangeError);
 });
+
+test('sums(): meters over disjoint parts of a set add up to the meter of the whole set (data-parallel evaluation)', () => {
+  const n = 300;
+  const C = 7;
+  const counts = [300, 150, 90, 40, 19, 8, 3];
+  let s = 12345;
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const logits = tensor(
+    Float32Array.from({ length: n * C }, () => 4 * rand() - 2),
+    [n, C],
+  );
+  const targets = tensor(
+    Int32Array.from({ length: n }, () => Math.floor(rand() * C)),
+    [n],
+    'int64',
+  );
+  const whole = new ClassificationMeter(C, { trainCounts: counts });
+  whole.update(logits, targets);
+  // Three ranks' parts (rows r, r + 3, …), each in batches, summed into rank 0's meter as the allreduce does.
+  const parts = [0, 1, 2].map((r) => {
+    const m = new ClassificationMeter(C, { trainCounts: counts });
+    const rows = Array.from({ length: Math.ceil((n - r) / 3) }, (_, k) => r + 3 * k);
+    for (let b = 0; b < rows.length; b += 32) {
+      const idx = tensor(Int32Array.from(rows.slice(b, b + 32)), 'int64');
+      m.update(logits.indexSelect(0, idx), targets.indexSelect(0, idx));
+    }
+    return m.sums();
+  });
+  const merged = new ClassificationMeter(C, { trainCounts: counts });
+  for (const p of parts) merged.addSums(p);
+  const a = merged.summary();
+  const b = whole.summary();
+  assert.deepEqual(a.confusion, b.confusion);
+  assert.equal(a.numSamples, n);
+  assert.deepEqual({ ...a, calibration: null }, { ...b, calibration: null });
+  close(a.calibration.ece, b.calibration.ece as number, 'ECE');
+  for (const g of ['many', 'medium', 'few'] as const) {
+    close(a.calibration.byGroup![g], b.calibration.byGroup![g] as number, `ECE ${g}`);
+  }
+  // A part missing changes the result (the check can fail), and a meter of another shape is refused.
+  const two = new ClassificationMeter(C, { trainCounts: counts });
+  two.addSums(parts[0]);
+  two.addSums(parts[1]);
+  assert.notDeepEqual(two.summary().confusion, b.confusion);
+  assert.throws(() => new ClassificationMeter(C).addSums(parts[0]), /sums, expected \d+ \(a meter of another shape\)/);
+});

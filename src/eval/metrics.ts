@@ -150,6 +150,28 @@ class CalibrationAccumulator {
     this.n++;
   }
 
+  /** The sums as [count…, confSum…, correctSum…, n], written into `out` at `at`; returns the next offset. */
+  pack(out: Float64Array, at: number): number {
+    const b = this.nBins;
+    out.set(this.count, at);
+    out.set(this.confSum, at + b);
+    out.set(this.correctSum, at + 2 * b);
+    out[at + 3 * b] = this.n;
+    return at + 3 * b + 1;
+  }
+
+  /** Adds sums laid out as `pack` writes them; returns the next offset. */
+  addPacked(v: Float64Array, at: number): number {
+    const b = this.nBins;
+    for (let i = 0; i < b; i++) {
+      this.count[i] += v[at + i];
+      this.confSum[i] += v[at + b + i];
+      this.correctSum[i] += v[at + 2 * b + i];
+    }
+    this.n += v[at + 3 * b];
+    return at + 3 * b + 1;
+  }
+
   reset(): void {
     this.count.fill(0);
     this.confSum.fill(0);
@@ -350,6 +372,43 @@ export class ClassificationMeter {
     }
     this.n += n;
     if (useK) this.topkSeen += n;
+  }
+
+  /**
+   * Everything the meter has counted as one vector of sums: the confusion counts, the sample and top-k counts,
+   * and the calibration sums (all, then many / medium / few). Meters over disjoint parts of a set add up to the
+   * meter of the whole set (`addSums`), so data-parallel evaluation sums these vectors over the ranks. Counts
+   * stay exact as float64 (below 2^53).
+   */
+  sums(): Float64Array {
+    const cal = [this.calAll, ...(this.calGroup ? GROUPS.map((g) => this.calGroup![g]) : [])];
+    const C2 = this.confusion.length;
+    const out = new Float64Array(C2 + 3 + cal.reduce((s, c) => s + 3 * c.nBins + 1, 0));
+    out.set(this.confusion, 0);
+    out[C2] = this.n;
+    out[C2 + 1] = this.topkCorrect;
+    out[C2 + 2] = this.topkSeen;
+    let at = C2 + 3;
+    for (const c of cal) at = c.pack(out, at);
+    return out;
+  }
+
+  /** Adds another meter's `sums()` (same classes, training counts and bins) to this one. */
+  addSums(v: Float64Array): void {
+    const want = this.sums().length;
+    if (v.length !== want) {
+      throw new RangeError(
+        `ClassificationMeter.addSums: ${v.length} sums, expected ${want} (a meter of another shape)`,
+      );
+    }
+    const C2 = this.confusion.length;
+    for (let i = 0; i < C2; i++) this.confusion[i] += v[i];
+    this.n += v[C2];
+    this.topkCorrect += v[C2 + 1];
+    this.topkSeen += v[C2 + 2];
+    let at = C2 + 3;
+    at = this.calAll.addPacked(v, at);
+    if (this.calGroup) for (const g of GROUPS) at = this.calGroup[g].addPacked(v, at);
   }
 
   /** confusion[t][p] as nested arrays (rows = true class, cols = predicted class). */

@@ -2,7 +2,7 @@
 // the order of the recipe's sampler, the recipe's criterion with its per-epoch class weights, its feature
 // hook (MFW, mixup family) at a model stage, and evaluation on the test and validation splits.
 import { Tensor, tensor, noGrad, tidy, keep, cat, dispose, autocast, toDtype } from '../engine';
-import type { ExecContext } from '../core/context';
+import type { Collectives, ExecContext } from '../core/context';
 import type { Criterion } from '../losses';
 import type { ClassifierModel } from '../models';
 import { DataLoader, PairedLoader, Batch, BatchTransform } from '../data/loader';
@@ -198,16 +198,27 @@ export function evaluateBatches(
   batches: Iterable<Batch>,
   opts: { numClasses: number; trainCounts: number[]; ctx?: AmpContext },
 ): ClassificationSummary {
+  return meterBatches(model, batches, opts).summary();
+}
+
+function meterBatches(
+  model: ClassifierModel,
+  batches: Iterable<Batch>,
+  opts: { numClasses: number; trainCounts: number[]; ctx?: AmpContext },
+): ClassificationMeter {
   const meter = new ClassificationMeter(opts.numClasses, { trainCounts: opts.trainCounts });
   model.eval();
   noGrad(() => {
     for (const b of batches) tidy(() => meter.update(forwardLogits(model, b.x, opts.ctx), b.y));
   });
-  return meter.summary();
+  return meter;
 }
 
 /** Where the forward runs and in which precision (an ExecContext satisfies it). */
 export type AmpContext = Pick<ExecContext, 'precision' | 'device'>;
+
+/** An evaluation's context: with a process group of several ranks, each evaluates its part and the counts are summed. */
+export type EvalContext = AmpContext & { group?: Collectives | null };
 
 /**
  * The model's logits with the forward under the run's autocast (as training computed them), returned as
@@ -235,14 +246,31 @@ export function batchFeatures(model: ClassifierModel, batches: Iterable<Batch>):
   return { features, targets };
 }
 
-/** Evaluates a model on an image set in order, batch by batch (eval mode, no augmentation). */
+/**
+ * Evaluates a model on an image set in order, batch by batch (eval mode, no augmentation). Under a process
+ * group of several ranks each rank evaluates one part of the set (`inOrder`'s parts) and the meters' counts
+ * are summed over the ranks: every rank returns the summary of the whole set, for 1/W of the forwards. The
+ * ranks must hold the same model (the loop broadcasts rank 0's BatchNorm statistics before evaluating).
+ */
 export function evaluateModel(
   model: ClassifierModel,
   set: ImageSet | SplitImages,
   transform: BatchTransform<Tensor>,
-  opts: { numClasses: number; trainCounts: number[]; batchSize?: number; ctx?: AmpContext },
+  opts: { numClasses: number; trainCounts: number[]; batchSize?: number; ctx?: EvalContext },
 ): ClassificationSummary {
-  return evaluateBatches(model, inOrder(set, transform, opts.batchSize), opts);
+  const group = opts.ctx?.group ?? null;
+  const part = group && group.worldSize > 1 ? { rank: group.rank, worldSize: group.worldSize } : undefined;
+  const meter = meterBatches(model, inOrder(set, transform, opts.batchSize, part), opts);
+  if (group && part) {
+    const total = tidy(() => {
+      const t = tensor(meter.sums(), 'float64');
+      group.allreduce([t], 'sum');
+      return t.toArray() as Float64Array;
+    });
+    meter.reset();
+    meter.addSums(total);
+  }
+  return meter.summary();
 }
 
 /** Pooled backbone features of an image set, in order (eval mode, no augmentation): [N, D] and [N]. */

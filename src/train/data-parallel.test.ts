@@ -11,6 +11,7 @@ import * as path from 'path';
 import { distributedSupport, launch } from '../dist';
 import { loadSafetensors, tidy } from '../engine';
 import { train } from './trainer';
+import type { ClassificationSummary } from '../eval/metrics';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-dp-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
@@ -30,6 +31,15 @@ function config(name: string, extra: { train?: Record<string, unknown> } = {}): 
     schedule: { warmupEpochs: 1 },
     train: { batchSize: 8, epochs: 3, maxStepsPerEpoch: 2, progress: 'off', augment: false, ...extra.train },
   };
+}
+
+/** The `{"rank", "status", "final"}` lines dp-worker prints, one per rank. */
+function finalLines(out: string): { rank: number; final: ClassificationSummary }[] {
+  return out
+    .split('\n')
+    .map((l) => /\{"rank".*\}/.exec(l)?.[0])
+    .filter((l): l is string => Boolean(l))
+    .map((l) => JSON.parse(l) as { rank: number; final: ClassificationSummary });
 }
 
 async function launched(job: Record<string, unknown>): Promise<string> {
@@ -66,22 +76,26 @@ function maxDiff(runA: string, runB: string): { diff: number; keys: number } {
 }
 
 test('2 ranks × batch B/2 with SyncBatchNorm train the weights of 1 process × batch B', { skip: SKIP }, async () => {
-  await train(config('one'), { log: () => undefined });
+  const single = await train(config('one'), { log: () => undefined });
   const out = await launched({ config: config('two', { train: { syncBatchNorm: true } }) });
   assert.match(out, /"rank":0,"status":"completed"/);
   assert.match(out, /"rank":1,"status":"completed"/);
   const { diff, keys } = maxDiff('one', 'two');
   assert.ok(keys > 10);
   assert.ok(diff < 1e-5, `max |Δweight| ${diff}`);
+  // Each rank evaluates half of the test set and the counts are summed: both ranks report the one-process
+  // evaluation of the whole set (every image counted once; same predictions, as the weights are equal).
+  const synced = finalLines(out);
+  assert.equal(synced.length, 2);
+  for (const r of synced) {
+    assert.equal(r.final.numSamples, single.final!.numSamples, `rank ${r.rank}: every test image once`);
+    assert.deepEqual(r.final.confusion, single.final!.confusion, `rank ${r.rank}: the one-process confusion`);
+  }
   // Without SyncBatchNorm each rank normalises its own half-batch: the weights differ (the test can fail).
   const local = await launched({ config: config('two-local') });
   assert.ok(maxDiff('one', 'two-local').diff > 1e-4, 'per-process BatchNorm gives other weights');
   // Both ranks evaluate with rank 0's BatchNorm statistics (as DDP's broadcast buffers): the same final metrics.
-  const finals = local
-    .split('\n')
-    .map((l) => /\{"rank".*\}/.exec(l)?.[0])
-    .filter((l): l is string => Boolean(l))
-    .map((l) => JSON.parse(l) as { rank: number; final: { ece: number | null } });
+  const finals = finalLines(local);
   assert.equal(finals.length, 2);
   assert.deepEqual(finals[0].final, finals[1].final);
   // Only rank 0 wrote: one metrics line per epoch, whose loss and accuracy are over both ranks' images (the
