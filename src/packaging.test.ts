@@ -383,6 +383,10 @@ describe('ltkit as an npm dependency (pack, install into an empty project, use)'
     run(process.execPath, [tsc, '-p', 'tsconfig.json'], PROJECT);
     run(process.execPath, [tsc, '-p', 'tsconfig.node10.json'], PROJECT);
 
+    // The user's project is a git repository: run.json must not take its commit for ltkit's.
+    const git = ['-c', 'user.name=t', '-c', 'user.email=t@example.org'];
+    run('git', ['init', '-q'], PROJECT);
+    run('git', [...git, 'commit', '-q', '--allow-empty', '-m', 'a user project'], PROJECT);
     const r = JSON.parse(run(process.execPath, [path.join('out', 'train.js'), path.join(TMP, 'runs')], PROJECT).stdout);
     assert.equal(r.losses.length, 9); // 3 epochs × ceil(48 / 16)
     assert.ok(
@@ -395,6 +399,7 @@ describe('ltkit as an npm dependency (pack, install into an empty project, use)'
     assert.ok(r.top1 >= 0 && r.top1 <= 1, `top-1 ${r.top1}`);
     const saved = JSON.parse(fs.readFileSync(path.join(r.runDir, 'run.json'), 'utf8'));
     assert.equal(saved.versions.ltkit, PKG.version); // read from node_modules/ltkit/package.json
+    assert.equal(saved.versions.gitSha, null, "the user's commit is not ltkit's");
   });
 
   it('without libtorch a (re)build fails naming what to set; without the addon the import names the fix', () => {

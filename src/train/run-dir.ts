@@ -410,9 +410,13 @@ function readJsonLines<T>(f: string, schema: z.ZodType<T>, repair?: (warning: st
 }
 
 export function gitSha(): string | null {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  // Only ltkit's own checkout has a commit of ltkit: installed under a project's node_modules, the repository
+  // around it is the user's, whose HEAD says nothing about the ltkit that ran.
+  if (!fs.existsSync(path.join(root, '.git'))) return null;
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], {
-      cwd: path.resolve(__dirname, '..', '..', '..'),
+      cwd: root,
       stdio: ['ignore', 'pipe', 'ignore'],
     })
       .toString()
