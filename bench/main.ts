@@ -2,7 +2,9 @@
 // against PyTorch on this machine, in the same run, with the same thread count:
 //   1. ResNet-32 train step (batch 128, 3×32×32, CE, SGD momentum 0.9, wd 2e-4) and eval forward: ltkit as its
 //      trainer runs (channels-last fp32; --nchw for NCHW) against PyTorch in the same memory format and
-//      precision (the `ratio`) and against PyTorch's defaults (NCHW fp32, for reference);
+//      precision (the `ratio`) and against PyTorch's defaults (NCHW fp32, for reference); PyTorch's step split
+//      by kernel family (torch.profiler self times) gives the floor over the same kernels: convolution time /
+//      PyTorch step time, the lowest ratio a front end calling the same kernels can reach without computing less;
 //   2. the same in bf16 autocast (channels-last) where the CPU has native bf16 (avx512_bf16 or amx_bf16);
 //   3. a two-process data-parallel step: ltkit's 2 processes × batch 64 with src/dist's GradReducer against
 //      PyTorch DDP (Gloo, 2 × 64), each against its own one-process batch-128 step, 1 thread per process;
@@ -145,7 +147,7 @@ function stepRows(lt: LtStep, same: Record<string, number> | undefined, dflt?: R
   );
   if (dflt && dflt !== same)
     row(`PyTorch ${modeWords(modeOf('nchw-fp32'))} (its defaults)`, dflt.trainMsPerStep, dflt.evalMsPerBatch);
-  if (!same) return { ratio: null, evalRatio: null };
+  if (!same) return { ratio: null, evalRatio: null, convolutionFloor: null };
   row(
     `PyTorch ${modeWords(modeOf(lt.mode))}${dflt === same ? ' (its defaults)' : ''}`,
     same.trainMsPerStep,
@@ -156,7 +158,22 @@ function stepRows(lt: LtStep, same: Record<string, number> | undefined, dflt?: R
   say(
     `  ratio ltkit / PyTorch ${modeWords(modeOf(lt.mode))}: step ${fmt(ratio, 3)}, eval ${fmt(evalRatio, 3)} (target ≤ 0.9)`,
   );
-  return { ratio, evalRatio };
+  const k = (same as unknown as { kernels?: Record<string, number> }).kernels;
+  if (!k) return { ratio, evalRatio, convolutionFloor: null };
+  // ltkit calls the same ATen kernels: its step cannot take less than PyTorch's time in convolutions unless it
+  // computes less, so (convolution ms) / (PyTorch step ms) is the lowest same-mode ratio reachable by dispatch.
+  const floor = k.convolution / same.trainMsPerStep;
+  const rest = same.trainMsPerStep - k.convolution;
+  say(
+    `  PyTorch's step by kernel (torch.profiler, ${k.profiledSteps} steps, self time): convolutions ` +
+      `${fmt(k.convolution)} ms, BatchNorm ${fmt(k.batchNorm)}, ReLU ${fmt(k.relu)}, other ATen ` +
+      `${fmt(k.atenTotal - k.convolution - k.batchNorm - k.relu)}, outside ATen ${fmt(same.trainMsPerStep - k.atenTotal)}`,
+  );
+  say(
+    `  floor over the same kernels: convolutions / PyTorch step = ${fmt(floor, 3)}; ratio 0.9 needs everything ` +
+      `else (${fmt(rest)} ms in PyTorch) done in ${fmt(0.9 * same.trainMsPerStep - k.convolution)} ms`,
+  );
+  return { ratio, evalRatio, convolutionFloor: floor };
 }
 
 function modeOf(name: string): StepMode {

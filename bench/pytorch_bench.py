@@ -82,8 +82,42 @@ def bench_mode(a, mode):
             model(x)
             etimes.append(time.perf_counter() - t0)
     ms, ems = median_ms(times), median_ms(etimes)
+    model.train()
     return {'trainMsPerStep': ms, 'trainImgPerSec': a.batch * 1000 / ms, 'evalMsPerBatch': ems,
-            'evalImgPerSec': a.batch * 1000 / ems, 'channelsLast': channels_last, 'bf16': bf16}
+            'evalImgPerSec': a.batch * 1000 / ems, 'channelsLast': channels_last, 'bf16': bf16,
+            'kernels': kernel_shares(lambda: train_step(model, opt, x, y, bf16), max(2, a.steps // 2))}
+
+
+# Kernel families of a train step, by ATen operator name (self time: an operator's own time, without the
+# operators it calls).
+FAMILIES = (('convolution', ('conv',)), ('batchNorm', ('batch_norm',)),
+            ('relu', ('relu', 'threshold', 'clamp_min')))
+
+
+def kernel_shares(step, steps):
+    """Milliseconds per step in each kernel family, from torch.profiler's self CPU times over `steps` steps.
+
+    A family's time is what any front end calling the same kernels spends in them, so (convolutions) / (step)
+    bounds the step-time ratio a front end can reach over the same kernels without computing less.
+    """
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    out = {name: 0.0 for name, _ in FAMILIES}
+    total = 0.0
+    for e in prof.key_averages():
+        if not e.key.startswith('aten::'):
+            continue
+        ms = e.self_cpu_time_total / 1000 / steps
+        total += ms
+        for name, keys in FAMILIES:
+            if any(k in e.key for k in keys):
+                out[name] += ms
+                break
+    out['atenTotal'] = total
+    out['profiledSteps'] = steps
+    return out
 
 
 def bench_step(a):
