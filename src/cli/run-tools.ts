@@ -3,7 +3,7 @@
 import { tensor, tidy, noGrad, softmax, topk } from '../engine';
 import { buildTrainData, take, ImageSet } from '../data/train-data';
 import { load, readImageFile } from '../data';
-import { evaluateModel } from '../train/classification';
+import { evaluateModel, forwardLogits } from '../train/classification';
 import { loadRunModel, RunCheckpoint } from '../train/run-model';
 import type { ClassificationSummary } from '../eval/metrics';
 
@@ -66,7 +66,8 @@ export function predictImages(
         return tidy(() =>
           noGrad(() => {
             const x = r.pipes.test(tensor(pixels, [1, h, w, channels], 'uint8'));
-            const p = softmax(r.model.forward(x), 1);
+            // Under the run's autocast, as `ltkit eval` and the run's own evaluations computed its logits.
+            const p = softmax(forwardLogits(r.model, x, r.ctx), 1);
             const [vals, idx] = topk(p, k, { dim: 1 });
             const pv = vals.toList();
             return {

@@ -10,7 +10,20 @@ import * as path from 'path';
 import { runCli, tinyRunSets } from '../cli/test-util';
 import { resolveConfig, applyOverrides, ConfigError } from './config';
 import { localContext } from '../core/context';
-import { autocastState, cpuHasNativeBf16, crossEntropyLoss, linear, randn, tensor } from '../engine';
+import sharp from 'sharp';
+import {
+  autocastState,
+  cpuHasNativeBf16,
+  crossEntropyLoss,
+  linear,
+  noGrad,
+  randn,
+  softmax,
+  tensor,
+  tidy,
+} from '../engine';
+import { forwardLogits } from './classification';
+import { loadRunModel } from './run-model';
 import { SGD } from '../optim';
 import { checkpoints, lrSchedule } from './hooks';
 import type { Task, TrainingStage } from '../core/task';
@@ -122,6 +135,37 @@ test('a bf16 run trains through the CLI: run.json says bf16, losses are finite, 
   assert.equal(ev.code, 0, ev.stderr);
   const evr = JSON.parse(ev.stdout);
   assert.deepEqual(evr.summary.confusion, final.final.confusion, 'eval under the run’s bf16 autocast');
+
+  // `predict` too: its probabilities are the bf16-autocast forward's, not an fp32 forward's.
+  const [h, w] = [8, 8];
+  const pixels = Uint8Array.from({ length: h * w * 3 }, (_, i) => (i * 53) % 256);
+  const png = path.join(OUT, 'bf16-input.png');
+  await sharp(Buffer.from(pixels), { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(png);
+  const pr = await runCli(['predict', '--run', dir, '--top', '4', '--json', png]);
+  assert.equal(pr.code, 0, pr.stderr);
+  const got = (JSON.parse(pr.stdout).predictions[0].top as { classIndex: number; probability: number }[]).sort(
+    (a, b) => a.classIndex - b.classIndex,
+  );
+  const loaded = loadRunModel(dir);
+  try {
+    const probs = (precision: 'bf16' | 'fp32') =>
+      noGrad(() =>
+        tidy(() => {
+          const x = loaded.pipes.test(tensor(pixels, [1, h, w, 3], 'uint8'));
+          loaded.model.eval();
+          return softmax(forwardLogits(loaded.model, x, { precision, device: 'cpu' }), 1).toList() as number[];
+        }),
+      );
+    const [bf16, fp32] = [probs('bf16'), probs('fp32')];
+    got.forEach((g, c) =>
+      assert.ok(Math.abs(g.probability - bf16[c]) < 1e-6, `class ${c}: ${g.probability} vs ${bf16[c]}`),
+    );
+    assert.ok(Math.max(...bf16.map((p, c) => Math.abs(p - fp32[c]))) > 1e-6, 'bf16 and fp32 forwards differ here');
+  } finally {
+    loaded.model.dispose();
+  }
 });
 
 test("the fp16 gradient scaler's state is saved in the checkpoint's state.json and loads back", () => {
