@@ -39,6 +39,13 @@ export interface CatalogEntry {
 /** ImageNet statistics (torchvision), the normalisation of the large-image pipelines (SPEC §1.4). */
 export const IMAGENET_STATS = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
 
+/**
+ * The CIFAR-10 statistics, the normalisation of CIFAR-10-LT and CIFAR-100-LT alike: both reference scripts
+ * normalise CIFAR-100 with them (kaidic/LDAM-DRW cifar_train.py has one transform for both;
+ * YyzHarry/imbalanced-semi-self uses them for every 'cifar*' data set).
+ */
+const CIFAR_STATS = { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] } as const;
+
 const HELD_OUT: PoolSpec = {
   split: 'train',
   unusedOnly: true,
@@ -70,8 +77,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     numClasses: 10,
     imgMax: 5000,
     classOrder: naturalOrder(10),
-    mean: [0.4914, 0.4822, 0.4465],
-    std: [0.2023, 0.1994, 0.201],
+    ...CIFAR_STATS,
     testSplit: 'test',
     // The reference draws from a 500k TinyImages selection that is not public; held-out CIFAR images
     // are the documented substitute (SPEC §1.2 "images held out of the labeled subset").
@@ -85,10 +91,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     numClasses: 100,
     imgMax: 500,
     classOrder: naturalOrder(100),
-    // The CIFAR-10 statistics, as both reference scripts normalise CIFAR-100 (kaidic/LDAM-DRW cifar_train.py
-    // has one transform for both; YyzHarry/imbalanced-semi-self uses them for every 'cifar*' data set).
-    mean: [0.4914, 0.4822, 0.4465],
-    std: [0.2023, 0.1994, 0.201],
+    ...CIFAR_STATS,
     testSplit: 'test',
     pool: HELD_OUT,
   },

@@ -39,21 +39,25 @@ export interface SplitImages {
   loader<X>(o: SplitLoaderOptions<X>): SplitLoader<X>;
 }
 
+/** The options that both loaders (in memory and from files) take as given; the geometry is the file loader's. */
+function loaderOptions<X>(o: SplitLoaderOptions<X>) {
+  return {
+    sampler: o.sampler,
+    batchSize: o.batchSize,
+    transform: o.transform,
+    seed: o.seed,
+    dropLast: o.dropLast,
+    shard: o.shard,
+  };
+}
+
 /** An in-memory image set as SplitImages. */
 export function memoryImages(set: ImageSet): SplitImages {
   const source = new InMemorySource(set);
   return {
     targets: set.targets,
     passBatch: 256,
-    loader: <X>(o: SplitLoaderOptions<X>) =>
-      new DataLoader<X>(source, {
-        sampler: o.sampler,
-        batchSize: o.batchSize,
-        transform: o.transform,
-        seed: o.seed,
-        dropLast: o.dropLast,
-        shard: o.shard,
-      }),
+    loader: <X>(o: SplitLoaderOptions<X>) => new DataLoader<X>(source, loaderOptions(o)),
   };
 }
 
@@ -64,19 +68,14 @@ export function fileImages(f: StreamedSplits, list: FileList, report: (line: str
     passBatch: 64,
     loader: <X>(o: SplitLoaderOptions<X>) =>
       new StreamLoader<X>(list, {
-        sampler: o.sampler,
-        batchSize: o.batchSize,
+        ...loaderOptions(o),
         decode:
           o.geometry === 'train'
             ? { mode: 'train', size: f.workSize }
             : { mode: 'test', size: f.crop, resize: f.testResize },
-        transform: o.transform,
-        seed: o.seed,
-        dropLast: o.dropLast,
         prefetch: f.prefetch,
         badImages: f.badImages,
         report,
-        shard: o.shard,
       }),
   };
 }

@@ -9,8 +9,6 @@ import { z } from 'zod';
 import { manualSeed, noGrad } from '../engine';
 import { ClassAwareSampler } from '../data/samplers';
 import type { Batch } from '../data/loader';
-import { SGD } from '../optim';
-import { cosineSchedule } from '../optim/schedules';
 import { ClassTally } from '../core/task';
 import type { Task } from '../core/task';
 import { register, methodOptions } from './registry';
@@ -45,12 +43,6 @@ export const crt = register({
             model.resetHead({ init: 'default' });
             const backbone = model.backboneParameters();
             for (const p of backbone) p.requiresGrad = false;
-            const optimizer = new SGD(model.headParameters(), {
-              lr: o.lr,
-              momentum: s.optim.momentum,
-              weightDecay: s.optim.weightDecay,
-            });
-            const schedule = cosineSchedule({ baseLr: o.lr, epochs: o.epochs, perIteration: true });
             const sampler = new ClassAwareSampler(env.trainTargets, { numSamplesCls: o.samplesPerClass, seed: s.seed });
             const tally = new ClassTally(env.trainTargets, env.numClasses);
             const task: Task<Batch> = {
@@ -70,14 +62,18 @@ export const crt = register({
               name: 'crt',
               epochs: o.epochs,
               task,
-              optimizer,
-              lrAt: (e, step, steps) => schedule.lrAt(e, step, steps),
+              sgd: {
+                params: model.headParameters(),
+                lr: o.lr,
+                momentum: s.optim.momentum,
+                weightDecay: s.optim.weightDecay,
+                perIteration: true,
+              },
               settings: s,
               finish() {
                 for (const p of backbone) p.requiresGrad = true;
                 return {};
               },
-              dispose: () => optimizer.dispose(),
             });
           },
         },

@@ -10,8 +10,6 @@ import { z } from 'zod';
 import { Tensor, tensor, tidy, dispose } from '../engine';
 import { ClassAwareSampler, IndexSampler } from '../data/samplers';
 import { ScaledHead, NormedLinear } from '../nn/layers';
-import { SGD } from '../optim';
-import { cosineSchedule } from '../optim/schedules';
 import type { BatchStream, Task } from '../core/task';
 import { register, methodOptions } from './registry';
 import { crossEntropyStep, headStage } from './head-stage';
@@ -76,8 +74,6 @@ export const lws = register({
             for (const p of inner.parameters()) p.requiresGrad = false;
             const head = new ScaledHead(inner, env.numClasses, inner instanceof NormedLinear ? scale : 1);
             model.replaceHead(head, { disposeOld: false });
-            const optimizer = new SGD([head.scales], { lr: o.lr, momentum: 0.9, weightDecay: 5e-4 });
-            const schedule = cosineSchedule({ baseLr: o.lr, epochs: o.epochs });
             const sampler = new ClassAwareSampler(env.trainTargets, { numSamplesCls: 4, seed: s.seed });
             // Computed at the first epoch, after a resumed run's weights are loaded.
             let train: FeatureBatch | null = null;
@@ -98,14 +94,10 @@ export const lws = register({
               name: 'lws',
               epochs: o.epochs,
               task,
-              optimizer,
-              lrAt: (e) => schedule.lrAt(e),
+              sgd: { params: [head.scales], lr: o.lr, momentum: 0.9, weightDecay: 5e-4, perIteration: false },
               settings: s,
               finish: () => ({ scales: head.scales.toList() }),
-              dispose() {
-                optimizer.dispose();
-                dispose(train);
-              },
+              dispose: () => dispose(train),
             });
           },
           // The factor buffer comes back with the weights.

@@ -34,31 +34,16 @@ export interface Conv2dOptions {
   device?: string;
 }
 
-/** nn.Conv2d: weight [out, in/groups, kh, kw], bias [out]; PyTorch's default init. */
-export class Conv2d extends Module {
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly kernelSize: [number, number];
-  readonly stride: [number, number];
-  readonly padding: [number, number];
-  readonly dilation: [number, number];
-  readonly groups: number;
-
-  constructor(inChannels: number, outChannels: number, kernelSize: Pair, o: Conv2dOptions = {}) {
+/**
+ * What nn.Conv2d and nn.Linear share: a float32 `weight` whose first dimension is the output size, an optional
+ * `bias` [out] (default on, as in PyTorch), both given PyTorch's default init (`defaultLayerInit_`).
+ */
+export abstract class WeightBiasLayer extends Module {
+  constructor(weightShape: number[], o: { bias?: boolean; device?: string }) {
     super();
-    this.inChannels = inChannels;
-    this.outChannels = outChannels;
-    this.kernelSize = pair(kernelSize);
-    this.stride = pair(o.stride ?? 1);
-    this.padding = pair(o.padding ?? 0);
-    this.dilation = pair(o.dilation ?? 1);
-    this.groups = o.groups ?? 1;
-    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
-      throw new Error(`Conv2d: channels ${inChannels}→${outChannels} not divisible by groups ${this.groups}`);
-    }
     const device = o.device ?? 'cpu';
-    const w = empty([outChannels, inChannels / this.groups, ...this.kernelSize], { dtype: 'float32', device });
-    const b = (o.bias ?? true) ? empty([outChannels], { dtype: 'float32', device }) : null;
+    const w = empty(weightShape, { dtype: 'float32', device });
+    const b = (o.bias ?? true) ? empty([weightShape[0]], { dtype: 'float32', device }) : null;
     defaultLayerInit_(w, b);
     this.registerParameter('weight', w);
     this.registerParameter('bias', b);
@@ -68,6 +53,32 @@ export class Conv2d extends Module {
   }
   get bias(): Tensor | null {
     return this.paramOrNull('bias');
+  }
+}
+
+/** nn.Conv2d: weight [out, in/groups, kh, kw], bias [out]; PyTorch's default init. */
+export class Conv2d extends WeightBiasLayer {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, o: Conv2dOptions = {}) {
+    const groups = o.groups ?? 1;
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new Error(`Conv2d: channels ${inChannels}→${outChannels} not divisible by groups ${groups}`);
+    }
+    super([outChannels, inChannels / groups, ...pair(kernelSize)], o);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = pair(kernelSize);
+    this.stride = pair(o.stride ?? 1);
+    this.padding = pair(o.padding ?? 0);
+    this.dilation = pair(o.dilation ?? 1);
+    this.groups = groups;
   }
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, {
@@ -208,25 +219,13 @@ export class BatchNorm2d extends Module {
 }
 
 /** nn.Linear: weight [out, in], bias [out]; PyTorch's default init. */
-export class Linear extends Module {
+export class Linear extends WeightBiasLayer {
   readonly inFeatures: number;
   readonly outFeatures: number;
   constructor(inFeatures: number, outFeatures: number, o: { bias?: boolean; device?: string } = {}) {
-    super();
+    super([outFeatures, inFeatures], o);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
-    const device = o.device ?? 'cpu';
-    const w = empty([outFeatures, inFeatures], { dtype: 'float32', device });
-    const b = (o.bias ?? true) ? empty([outFeatures], { dtype: 'float32', device }) : null;
-    defaultLayerInit_(w, b);
-    this.registerParameter('weight', w);
-    this.registerParameter('bias', b);
-  }
-  get weight(): Tensor {
-    return this.param('weight');
-  }
-  get bias(): Tensor | null {
-    return this.paramOrNull('bias');
   }
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, { bias: this.bias });

@@ -116,23 +116,16 @@ export function loadSource(name: string, opts: LoadSourceOptions = {}): ImageSou
         numClasses: opts.numClasses,
       });
     case 'list':
-      return loadListFile({
+    case 'csv': {
+      const o = {
         file: needFile(),
         root,
         numClasses: opts.numClasses,
         allowMissingClasses: opts.allowMissingClasses,
         classNames: opts.classNames,
         checkFiles: opts.checkFiles,
-      });
-    case 'csv':
-      return loadCsv({
-        file: needFile(),
-        root,
-        numClasses: opts.numClasses,
-        allowMissingClasses: opts.allowMissingClasses,
-        classNames: opts.classNames,
-        checkFiles: opts.checkFiles,
-        header: opts.header,
-      });
+      };
+      return n === 'list' ? loadListFile(o) : loadCsv({ ...o, header: opts.header });
+    }
   }
 }

@@ -173,11 +173,11 @@ export class StreamLoader<X = import('../../engine').Tensor> {
 
   /**
    * The one driver of an epoch, for both ways of waiting. `submit` starts decoding a batch's files and returns a
-   * ticket; the driver yields `{ wait: ticket }` when it needs that batch, and the runner (`epoch`: blocking,
-   * `epochAsync`: await) sends the decoded batch back in with next(), or throws the decoder's error in with
-   * throw(). Batches are yielded as `{ batch }`. Before a batch is handed out, the decodes of the next `prefetch`
-   * batches are issued; the previous batch's tensors are disposed when the next is requested or the epoch ends,
-   * and tickets still pending at the end go to `abandon`.
+   * ticket. When the driver needs a batch it blocks in `waitSync(ticket)` if given (`epoch`); otherwise it yields
+   * `{ wait: ticket }` and the runner (`epochAsync`) awaits it and sends the decoded batch back in with next(), or
+   * throws the decoder's error in with throw(). Batches are yielded as `{ batch }`. Before a batch is handed out,
+   * the decodes of the next `prefetch` batches are issued; the previous batch's tensors are disposed when the next
+   * is requested or the epoch ends, and tickets still pending at the end go to `abandon`.
    */
   private *drive<T>(
     epoch: number,
@@ -185,6 +185,7 @@ export class StreamLoader<X = import('../../engine').Tensor> {
     submit: (paths: string[]) => T,
     abandon: (ticket: T) => void,
     recycle?: (data: Uint8Array) => void,
+    waitSync?: (ticket: T) => DecodedBatch,
   ): Generator<{ wait: T } | { batch: Batch<X> }, void, DecodedBatch | undefined> {
     const nb = this.numBatches(epoch);
     const pending = new Map<number, { indices: Int32Array; ticket: T }>();
@@ -200,7 +201,7 @@ export class StreamLoader<X = import('../../engine').Tensor> {
       for (let step = fromStep; step < nb; step++) {
         issue(step + 1);
         const cur = pending.get(step) as { indices: Int32Array; ticket: T };
-        const d = (yield { wait: cur.ticket }) as DecodedBatch;
+        const d = waitSync ? waitSync(cur.ticket) : ((yield { wait: cur.ticket }) as DecodedBatch);
         pending.delete(step);
         if (prev) disposeBatch(prev);
         prev = null;
@@ -264,28 +265,10 @@ export class StreamLoader<X = import('../../engine').Tensor> {
       // Batches still in the worker are collected so their replies do not pile up.
       (id) => void dec.wait(id).catch(() => undefined),
       (data) => dec.recycle(data),
+      (id) => dec.waitSync(id),
     );
-    try {
-      let r = g.next();
-      while (!r.done) {
-        const v = r.value;
-        if ('batch' in v) {
-          yield v.batch;
-          r = g.next();
-          continue;
-        }
-        let d: DecodedBatch;
-        try {
-          d = dec.waitSync(v.wait);
-        } catch (e) {
-          r = g.throw(e);
-          continue;
-        }
-        r = g.next(d);
-      }
-    } finally {
-      g.return();
-    }
+    // The driver waits itself, so it yields only batches; leaving this loop early returns it (its cleanup).
+    for (const v of g) if ('batch' in v) yield v.batch;
   }
 
   /** The loop's asynchronous path (core/task.ts BatchStream.asyncEpoch). */
