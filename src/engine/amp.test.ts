@@ -40,16 +40,34 @@ const facts = readJsonFixture<{ threads: number; cpuFlags: string[]; dtypes: Rec
   'bf16.json',
 );
 
-// Tolerance (relative to the largest |value|, as assertClose measures): 2^-9, half a bfloat16 unit in the last
-// place (bf16 keeps 8 significant bits). ltkit calls the same ATen ops, autocast casts the same inputs and oneDNN
-// runs the same bf16 kernels, so on the generator's kind of machine at its thread count (1) the results are
-// bit-identical (measured: 0 for logits, loss, every gradient and BN statistic, NCHW and channels-last). Any
-// real change shows: fp32 differs from the bf16 golden by 4.2e-3 in the logits and 2e-3 to 0.27 in the
-// gradients (BN's backward in bf16). A different thread split or kernel is a different, equally valid bf16
-// result — measured with 2 threads in channels-last: 6.5e-3 in the logits, up to 9e-2 in the gradients, no
-// closer to the golden than fp32 is — so the test pins 1 thread, and on a CPU whose bf16 flags differ from
+// Tolerances (relative to the largest |value|, as assertClose measures). bfloat16 keeps 8 significant bits, so
+// one unit in the last place (ulp) is 2^-7 of a value at the bottom of its binade and 2^-8 at the top.
+//
+// Logits, loss, BN statistics: 2^-9. ltkit calls the same ATen ops, autocast casts the same inputs and oneDNN
+// runs the same bf16 kernels, so on the generator's kind of machine at its thread count (1) the forward is
+// bit-identical to PyTorch's (measured, NCHW and channels-last: 0 with libtorch 1.13; with 2.13 the logits 0,
+// the loss and BN statistics within 1e-7), and an fp32 forward is visibly off: 4.2e-3 in the logits.
+//
+// Gradients: 2^-7, one bf16 ulp of the largest |gradient| in whichever binade it lies. Under autocast every
+// conv/linear backward accumulates in float32 and rounds its result to bf16 (their weight gradients are exactly
+// bf16 values, widened to the float32 parameter; BatchNorm's are float32 sums over bf16 inputs). Another oneDNN
+// sums in another order: its float32 accumulators end a few float32 ulps away, which round to the same bf16
+// value except where they straddle a rounding boundary, and there to the neighbouring one, one bf16 ulp apart;
+// those flips feed the later accumulations, spread over many terms. Measured with libtorch 2.13 in channels-last
+// (a backward kernel there rounds differently: layer2.0.conv1 and the layers below it differ, layer3.0.bn2 and
+// linear do not): conv1.weight 3.07e-3, layer2.0.conv1.weight 1.80e-3, bn1.weight 1.57e-3, the others 0; in
+// NCHW all within 2e-8. The test can still fail: fp32 gradients differ from the
+// bf16 golden by 3.0e-2 to 0.27 in the four that pass through BatchNorm's backward (the last test checks each
+// is beyond 2·GRAD_TOL); linear.weight and linear.bias are within an ulp in fp32 too (bf16 changes them by one
+// rounding of the float32 dlogits).
+//
+// This holds while the forward is the same. A different thread split or kernel in the forward is a different,
+// equally valid bf16 result whose flips BatchNorm's backward amplifies (its output is a difference of nearly
+// equal terms) — measured with 2 threads in channels-last: 6.5e-3 in the logits, up to 9e-2 in the gradients,
+// no closer to the golden than fp32 is — so the test pins 1 thread, and on a CPU whose bf16 flags differ from
 // the generator's (other oneDNN kernels) it only checks the logits and loss to bf16's noise level, LOOSE.
 const BF16_TOL = 2 ** -9;
+const GRAD_TOL = 2 ** -7;
 const LOOSE_TOL = 3e-2;
 const BF16_FLAGS = ['avx2', 'avx512f', 'avx512_core', 'avx512bw', 'avx512_bf16', 'amx_bf16'];
 const here = cpuFlags()
@@ -118,7 +136,7 @@ for (const [name, cl] of [
     for (const k of GRAD_KEYS) {
       const g = params[k].grad!;
       assert.equal(g.dtype, 'float32', `grad ${k} in the parameter's float32`);
-      if (sameKind) assertClose(g, golden[`${name}.grad.${k}`], tol, `grad ${k}`);
+      if (sameKind) assertClose(g, golden[`${name}.grad.${k}`], GRAD_TOL, `grad ${k}`);
     }
     const sd = net.stateDict();
     for (const [k, v] of Object.entries(golden)) {
@@ -129,7 +147,7 @@ for (const [name, cl] of [
   });
 }
 
-test('the fp32 step matches PyTorch fp32 and does not match the bf16 golden (the bf16 test can fail)', () => {
+test('the fp32 step matches PyTorch fp32 and fails the bf16 tolerances (the bf16 test can fail)', () => {
   const net = goldenResnet8(false);
   const { logits, loss } = atGoldenThreads(() => trainStep(net, golden['x'], 'fp32'));
   assert.equal(logits.dtype, 'float32');
@@ -138,8 +156,11 @@ test('the fp32 step matches PyTorch fp32 and does not match the bf16 golden (the
   const gap = relErr(logits, golden['nchw.logits']);
   assert.ok(gap > 2 * BF16_TOL, `fp32 logits differ from the bf16 golden by only ${gap.toExponential(2)}`);
   const params = Object.fromEntries(net.namedParameters());
-  const gradGap = Math.max(...GRAD_KEYS.map((k) => relErr(params[k].grad!, golden[`nchw.grad.${k}`])));
-  assert.ok(gradGap > BF16_TOL, `fp32 grads differ from the bf16 golden by only ${gradGap.toExponential(2)}`);
+  // The gradients that pass through BatchNorm's backward are far from bf16's in fp32 (see the tolerances).
+  for (const k of ['conv1.weight', 'bn1.weight', 'layer2.0.conv1.weight', 'layer3.0.bn2.bias']) {
+    const gap = relErr(params[k].grad!, golden[`nchw.grad.${k}`]);
+    assert.ok(gap > 2 * GRAD_TOL, `fp32 grad ${k} differs from the bf16 golden by only ${gap.toExponential(2)}`);
+  }
   dispose([logits, loss]);
   net.dispose();
 });
