@@ -50,6 +50,10 @@ const skipEpoch = args.includes('--skip-epoch');
 const skipDp = args.includes('--skip-dp');
 const memoryOnly = args.includes('--memory-only');
 const threads = Number(process.env.LTKIT_BENCH_THREADS ?? 2);
+// The step rows alternate ltkit and PyTorch this many times; each side's figure is its median over the rounds,
+// and the per-round ratios are printed, so a drift of the machine's speed during the run shows instead of biasing
+// one side.
+const rounds = quick ? 1 : Math.max(1, Number(process.env.LTKIT_BENCH_ROUNDS ?? 3));
 // The PyTorch to compare with: Debian's python3-torch unless LTKIT_BENCH_PYTHON names another interpreter (a venv
 // with the torch version ltkit's libtorch has, for a same-version comparison).
 const PYTHON = process.env.LTKIT_BENCH_PYTHON || '/usr/bin/python3';
@@ -132,8 +136,27 @@ function benchStep(steps: number, mode: StepMode, batch = 128) {
 
 type LtStep = ReturnType<typeof benchStep>;
 
-/** The rows of one ltkit mode against PyTorch in the same mode (and, when given, PyTorch's defaults). */
-function stepRows(lt: LtStep, same: Record<string, number> | undefined, dflt?: Record<string, number>) {
+/** Field-wise medians of several rounds' results (numbers; nested objects likewise; anything else from round 1). */
+function medianOfRounds<T>(xs: T[]): T {
+  const first = xs[0] as Record<string, unknown>;
+  if (xs.length === 1 || first === null || typeof first !== 'object') return xs[0];
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(first)) {
+    const all = xs.map((x) => (x as Record<string, unknown>)[k]);
+    out[k] = typeof v === 'number' ? median(all as number[]) : v && typeof v === 'object' ? medianOfRounds(all) : v;
+  }
+  return out as T;
+}
+
+/**
+ * The rows of one ltkit mode against PyTorch in the same mode (and, when given, PyTorch's defaults): each side's
+ * median over the rounds, and the ratio of the medians with the rounds' own ratios beside it.
+ */
+function stepRows(rows: { lt: LtStep; same: Record<string, number> | undefined; dflt?: Record<string, number> }[]) {
+  const lt = medianOfRounds(rows.map((r) => r.lt));
+  const same = rows.every((r) => r.same) ? medianOfRounds(rows.map((r) => r.same!)) : undefined;
+  const dflt = rows.every((r) => r.dflt) ? medianOfRounds(rows.map((r) => r.dflt!)) : undefined;
+  const sameIsDefault = rows[0].dflt !== undefined && rows[0].dflt === rows[0].same;
   const row = (who: string, ms: number, evalMs: number, extra = '') =>
     say(
       `  ${who.padEnd(44)} ${fmt(ms).padStart(7)} ms/step ${fmt((128 * 1000) / ms, 0).padStart(5)} img/s   eval ` +
@@ -145,35 +168,37 @@ function stepRows(lt: LtStep, same: Record<string, number> | undefined, dflt?: R
     lt.evalMsPerBatch,
     `   (forward ${fmt(lt.trainForwardMs)} ms)`,
   );
-  if (dflt && dflt !== same)
+  if (dflt && !sameIsDefault)
     row(`PyTorch ${modeWords(modeOf('nchw-fp32'))} (its defaults)`, dflt.trainMsPerStep, dflt.evalMsPerBatch);
-  if (!same) return { ratio: null, evalRatio: null, convolutionFloor: null };
+  if (!same) return { ratio: null, evalRatio: null, roundRatios: [], convolutionFloor: null };
   row(
-    `PyTorch ${modeWords(modeOf(lt.mode))}${dflt === same ? ' (its defaults)' : ''}`,
+    `PyTorch ${modeWords(modeOf(lt.mode))}${sameIsDefault ? ' (its defaults)' : ''}`,
     same.trainMsPerStep,
     same.evalMsPerBatch,
   );
   const ratio = lt.trainMsPerStep / same.trainMsPerStep;
   const evalRatio = lt.evalMsPerBatch / same.evalMsPerBatch;
+  const roundRatios = rows.map((r) => r.lt.trainMsPerStep / r.same!.trainMsPerStep);
   say(
-    `  ratio ltkit / PyTorch ${modeWords(modeOf(lt.mode))}: step ${fmt(ratio, 3)}, eval ${fmt(evalRatio, 3)} (target ≤ 0.9)`,
+    `  ratio ltkit / PyTorch ${modeWords(modeOf(lt.mode))}: step ${fmt(ratio, 3)}, eval ${fmt(evalRatio, 3)} ` +
+      `(target ≤ 0.9)${rows.length > 1 ? `; step ratio of each round: ${roundRatios.map((r) => fmt(r, 3)).join(', ')}` : ''}`,
   );
   const k = (same as unknown as { kernels?: Record<string, number> }).kernels;
-  if (!k) return { ratio, evalRatio, convolutionFloor: null };
+  if (!k) return { ratio, evalRatio, roundRatios, convolutionFloor: null };
   // ltkit calls the same ATen kernels: its step cannot take less than PyTorch's time in convolutions unless it
-  // computes less, so (convolution ms) / (PyTorch step ms) is the lowest same-mode ratio reachable by dispatch.
-  const floor = k.convolution / same.trainMsPerStep;
-  const rest = same.trainMsPerStep - k.convolution;
+  // computes less, so (convolution time) / (PyTorch step time), both from the same profiled steps, is the lowest
+  // same-mode ratio a front end can reach over these kernels.
+  const floor = k.convolution / k.wallMs;
   say(
-    `  PyTorch's step by kernel (torch.profiler, ${k.profiledSteps} steps, self time): convolutions ` +
+    `  PyTorch's profiled step (torch.profiler, ${k.profiledSteps} steps, ${fmt(k.wallMs)} ms/step): convolutions ` +
       `${fmt(k.convolution)} ms, BatchNorm ${fmt(k.batchNorm)}, ReLU ${fmt(k.relu)}, other ATen ` +
-      `${fmt(k.atenTotal - k.convolution - k.batchNorm - k.relu)}, outside ATen ${fmt(same.trainMsPerStep - k.atenTotal)}`,
+      `${fmt(k.atenTotal - k.convolution - k.batchNorm - k.relu)}, outside ATen ${fmt(k.wallMs - k.atenTotal)}`,
   );
   say(
-    `  floor over the same kernels: convolutions / PyTorch step = ${fmt(floor, 3)}; ratio 0.9 needs everything ` +
-      `else (${fmt(rest)} ms in PyTorch) done in ${fmt(0.9 * same.trainMsPerStep - k.convolution)} ms`,
+    `  floor over the same kernels: convolutions / step = ${fmt(floor, 3)}; a ratio of 0.9 leaves everything else ` +
+      `(${fmt(k.wallMs - k.convolution)} ms per PyTorch step) ${fmt(0.9 * k.wallMs - k.convolution)} ms`,
   );
-  return { ratio, evalRatio, convolutionFloor: floor };
+  return { ratio, evalRatio, roundRatios, convolutionFloor: floor };
 }
 
 function modeOf(name: string): StepMode {
@@ -492,31 +517,48 @@ async function main(): Promise<void> {
 
   // ---------------------------------------------------------------- fp32 step, and bf16 where native
   const bf16: StepMode = { channelsLast: CHANNELS_LAST_DEFAULT, precision: 'bf16' };
-  const lt = benchStep(steps, ltMode);
-  const ltBf16 = cpu.nativeBf16 ? benchStep(steps, bf16) : null;
-  const pyModes = [...new Set(['nchw-fp32', modeName(ltMode), ...(ltBf16 ? [modeName(bf16)] : [])])];
-  const pyStep = python('step', ['--steps', String(steps), '--modes', pyModes.join(',')]);
-  const pyMode = (m: StepMode): Record<string, number> | undefined =>
-    'error' in pyStep ? undefined : pyStep.modes[modeName(m)];
-  say(`\nResNet-32 train step and eval forward (batch 128, CE, SGD; median of ${steps} after 2 warm-up):`);
+  const pyModes = [...new Set(['nchw-fp32', modeName(ltMode), ...(cpu.nativeBf16 ? [modeName(bf16)] : [])])];
+  const measured: { lt: LtStep; ltBf16: LtStep | null; py: PyResult }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    measured.push({
+      lt: benchStep(steps, ltMode),
+      ltBf16: cpu.nativeBf16 ? benchStep(steps, bf16) : null,
+      py: python('step', ['--steps', String(steps), '--modes', pyModes.join(',')]),
+    });
+  }
+  const pyStep = measured.find((m) => 'error' in m.py)?.py ?? measured[0].py;
+  const pyMode = (py: PyResult, m: StepMode): Record<string, number> | undefined =>
+    'error' in py ? undefined : py.modes[modeName(m)];
+  const nchw: StepMode = { channelsLast: false, precision: 'fp32' };
+  say(
+    `\nResNet-32 train step and eval forward (batch 128, CE, SGD; median of ${steps} after 2 warm-up` +
+      `${rounds > 1 ? `, ltkit and PyTorch alternating ${rounds} times: medians over the rounds` : ''}):`,
+  );
   if ('error' in pyStep) say(`  PyTorch: ${pyStep.error}`);
-  const fp32Ratios = stepRows(lt, pyMode(ltMode), pyMode({ channelsLast: false, precision: 'fp32' }));
+  const fp32Ratios = stepRows(
+    measured.map((m) => ({ lt: m.lt, same: pyMode(m.py, ltMode), dflt: pyMode(m.py, nchw) })),
+  );
+  const lt = medianOfRounds(measured.map((m) => m.lt));
+  const pyMedian = (m: StepMode) =>
+    'error' in pyStep ? pyStep : medianOfRounds(measured.map((x) => pyMode(x.py, m) as Record<string, number>));
   result.resnet32Step = {
+    rounds,
     ltkit: lt,
-    pytorchDefaults: pyMode({ channelsLast: false, precision: 'fp32' }) ?? pyStep,
-    pytorchSameMode: pyMode(ltMode) ?? pyStep,
+    pytorchDefaults: pyMedian(nchw),
+    pytorchSameMode: pyMedian(ltMode),
     ...fp32Ratios,
   };
   say(`\nThe same in bf16 autocast (${modeWords(bf16)}):`);
-  if (ltBf16) {
-    const r = stepRows(ltBf16, pyMode(bf16));
+  if (cpu.nativeBf16) {
+    const ltBf16 = medianOfRounds(measured.map((m) => m.ltBf16 as LtStep));
+    const r = stepRows(measured.map((m) => ({ lt: m.ltBf16 as LtStep, same: pyMode(m.py, bf16) })));
+    const pyB = pyMedian(bf16) as Record<string, number>;
+    const pyF = pyMedian(ltMode) as Record<string, number>;
     say(
       `  bf16 / fp32 step time: ltkit ${fmt(ltBf16.trainMsPerStep / lt.trainMsPerStep, 3)}` +
-        (pyMode(bf16) && pyMode(ltMode)
-          ? `, PyTorch ${fmt(pyMode(bf16)!.trainMsPerStep / pyMode(ltMode)!.trainMsPerStep, 3)}`
-          : ''),
+        ('error' in pyStep ? '' : `, PyTorch ${fmt(pyB.trainMsPerStep / pyF.trainMsPerStep, 3)}`),
     );
-    result.bf16Step = { ltkit: ltBf16, pytorchSameMode: pyMode(bf16) ?? pyStep, ...r };
+    result.bf16Step = { ltkit: ltBf16, pytorchSameMode: pyMedian(bf16), ...r };
   } else {
     say('  skipped: no native bf16 (the CPU has neither avx512_bf16 nor amx_bf16)');
     result.bf16Step = { skipped: 'no native bf16' };

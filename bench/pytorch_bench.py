@@ -102,8 +102,10 @@ def kernel_shares(step, steps):
     """
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
         for _ in range(steps):
             step()
+        wall = time.perf_counter() - t0
     out = {name: 0.0 for name, _ in FAMILIES}
     total = 0.0
     for e in prof.key_averages():
@@ -116,6 +118,7 @@ def kernel_shares(step, steps):
                 out[name] += ms
                 break
     out['atenTotal'] = total
+    out['wallMs'] = wall * 1000 / steps
     out['profiledSteps'] = steps
     return out
 
