@@ -8,6 +8,7 @@
 // `autocast.__enter__` / `__exit__` (PyTorch 1.13): save the previous state, set enabled + dtype, bump the
 // nesting counter; on exit, drop the cast cache when leaving the outermost region, then restore.
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include "common.h"
 
@@ -24,6 +25,17 @@ AmpDevice ampDevice(Napi::Env env, const Napi::Value& v, const char* what) {
   fail(env, std::string(what) + ": device '" + d + "' has no autocast here (allowed: cpu, cuda)");
 }
 
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+// libtorch 2.4 made the state per device type (pytorch#124359); the per-device functions below print a
+// deprecation warning on every call there.
+c10::DeviceType deviceType(AmpDevice d) { return d == AmpDevice::CPU ? c10::DeviceType::CPU : c10::DeviceType::CUDA; }
+bool isEnabled(AmpDevice d) { return at::autocast::is_autocast_enabled(deviceType(d)); }
+at::ScalarType getDtype(AmpDevice d) { return at::autocast::get_autocast_dtype(deviceType(d)); }
+void setState(AmpDevice d, bool enabled, at::ScalarType dtype) {
+  at::autocast::set_autocast_enabled(deviceType(d), enabled);
+  at::autocast::set_autocast_dtype(deviceType(d), dtype);
+}
+#else
 bool isEnabled(AmpDevice d) { return d == AmpDevice::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
 at::ScalarType getDtype(AmpDevice d) {
   return d == AmpDevice::CPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
@@ -37,6 +49,7 @@ void setState(AmpDevice d, bool enabled, at::ScalarType dtype) {
     at::autocast::set_enabled(enabled);
   }
 }
+#endif
 
 at::ScalarType lowDtype(Napi::Env env, const Napi::Value& v, const char* what) {
   auto dtype = static_cast<at::ScalarType>(toInt(env, v, std::string(what) + " dtype"));
