@@ -11,13 +11,17 @@ import * as path from 'path';
 import { distributedSupport, launch } from '../dist';
 import { loadSafetensors, tidy } from '../engine';
 import { train } from './trainer';
+import { defaultBackend } from './parallel';
 import type { ClassificationSummary } from '../eval/metrics';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-dp-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
 const WORKER = path.join(__dirname, 'dp-worker.js');
 const support = distributedSupport();
-const SKIP = support.available ? false : `no process groups in this build: ${support.why}`;
+// CPU ranks over Gloo: a build with NCCL alone (a pip CUDA torch ships no gloo headers) skips these.
+const SKIP = support.backends.includes('gloo')
+  ? false
+  : `no Gloo process group in this build: ${support.why ?? `backends: ${support.backends.join(', ')}`}`;
 
 /** A tiny run: synthetic 16×16 images, ResNet-8, batch 8, 3 epochs × 2 steps, no augmentation, plain CE. */
 function config(name: string, extra: { train?: Record<string, unknown> } = {}): Record<string, unknown> {
@@ -145,3 +149,20 @@ test(
     }
   },
 );
+
+test('the launched group is NCCL for a CUDA device and Gloo on the CPU, unless LTKIT_DIST_BACKEND says', () => {
+  const saved = process.env.LTKIT_DIST_BACKEND;
+  try {
+    delete process.env.LTKIT_DIST_BACKEND;
+    assert.equal(defaultBackend('cpu'), 'gloo');
+    assert.equal(defaultBackend('cuda'), 'nccl');
+    assert.equal(defaultBackend('cuda:1'), 'nccl');
+    process.env.LTKIT_DIST_BACKEND = 'gloo';
+    assert.equal(defaultBackend('cuda:0'), 'gloo');
+    process.env.LTKIT_DIST_BACKEND = 'mpi';
+    assert.throws(() => defaultBackend('cpu'), /LTKIT_DIST_BACKEND='mpi': expected gloo or nccl/);
+  } finally {
+    if (saved === undefined) delete process.env.LTKIT_DIST_BACKEND;
+    else process.env.LTKIT_DIST_BACKEND = saved;
+  }
+});

@@ -15,16 +15,31 @@ import { ExecContext, localContext, Precision } from '../core/context';
 import type { Optimizer } from '../core/task';
 import { Tensor, tensor, tidy, noGrad } from '../engine';
 import { GradReducer, processGroupFromEnv, ProcessGroup } from '../dist';
+import type { Backend } from '../dist';
 import type { Module } from '../nn/module';
 import { BatchNorm2d } from '../nn/layers';
 
 let worldGroup: ProcessGroup | null | undefined;
 
-/** The process group of torchrun-style environment variables, created once per process (null: one process). */
-export function environmentGroup(): ProcessGroup | null {
-  if (worldGroup === undefined)
-    worldGroup = process.env.WORLD_SIZE && process.env.WORLD_SIZE !== '1' ? processGroupFromEnv() : null;
+/**
+ * The process group of torchrun-style environment variables, created once per process (null: one process).
+ * Its backend: LTKIT_DIST_BACKEND when set, else NCCL for a CUDA device (as torchrun users pass to
+ * init_process_group; a pip CUDA libtorch ships no Gloo headers, so ltkit may have no Gloo there) and Gloo on CPU.
+ */
+export function environmentGroup(device = 'cpu'): ProcessGroup | null {
+  if (worldGroup === undefined) {
+    const backend = defaultBackend(device);
+    worldGroup = process.env.WORLD_SIZE && process.env.WORLD_SIZE !== '1' ? processGroupFromEnv({ backend }) : null;
+  }
   return worldGroup;
+}
+
+/** LTKIT_DIST_BACKEND, else 'nccl' for cuda devices and 'gloo' for the CPU. */
+export function defaultBackend(device: string): Backend {
+  const env = process.env.LTKIT_DIST_BACKEND;
+  if (env === 'gloo' || env === 'nccl') return env;
+  if (env) throw new Error(`environment variable LTKIT_DIST_BACKEND='${env}': expected gloo or nccl`);
+  return device.startsWith('cuda') ? 'nccl' : 'gloo';
 }
 
 /** The context of this process: a local one, or rank r of the launched world. */
@@ -34,7 +49,7 @@ export function executionContext(o: {
   precision?: Precision | 'auto';
   findUnusedParameters?: boolean;
 }): ExecContext {
-  const group = environmentGroup();
+  const group = environmentGroup(o.device);
   // `device: cuda` under a launcher: each process takes the GPU of its local rank (torchrun's LOCAL_RANK).
   const device = group && o.device === 'cuda' ? `cuda:${Number(process.env.LOCAL_RANK ?? 0)}` : o.device;
   const local = localContext({ ...o, device });
