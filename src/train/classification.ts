@@ -1,7 +1,21 @@
 // Supervised classification, the first task of the training core: batches of augmented training images in
 // the order of the recipe's sampler, the recipe's criterion with its per-epoch class weights, its feature
 // hook (MFW, mixup family) at a model stage, and evaluation on the test and validation splits.
-import { Tensor, tensor, noGrad, tidy, keep, cat, dispose, autocast, toDtype } from '../engine';
+import {
+  Tensor,
+  tensor,
+  noGrad,
+  tidy,
+  keep,
+  cat,
+  dispose,
+  autocast,
+  toDtype,
+  zeros,
+  stack,
+  narrow,
+  reshape,
+} from '../engine';
 import type { Collectives, ExecContext } from '../core/context';
 import type { Criterion } from '../losses';
 import type { ClassifierModel } from '../models';
@@ -9,7 +23,7 @@ import { DataLoader, PairedLoader, Batch, BatchTransform } from '../data/loader'
 import type { PairedBatch } from '../data/loader';
 import type { IndexSampler } from '../data/samplers';
 import type { ImageSet } from '../data/train-data';
-import { inOrder } from '../data/split-images';
+import { asSplitImages, inOrder } from '../data/split-images';
 import type { SplitImages } from '../data/split-images';
 import { ClassificationMeter, ClassificationSummary } from '../eval/metrics';
 import type { MethodPlan } from '../methods/registry';
@@ -273,13 +287,38 @@ export function evaluateModel(
   return meter.summary();
 }
 
-/** Pooled backbone features of an image set, in order (eval mode, no augmentation): [N, D] and [N]. */
+/**
+ * Pooled backbone features of an image set, in order (eval mode, no augmentation): [N, D] and [N]. Under a process
+ * group of several ranks each rank extracts one part of the set (`inOrder`'s parts: images r, r + W, …) and the
+ * parts are gathered and put back in the set's order, so every rank gets all N rows for 1/W of the forwards.
+ */
 export function extractFeatures(
   model: ClassifierModel,
   set: ImageSet | SplitImages,
   transform: BatchTransform<Tensor>,
+  o: { group?: Collectives | null } = {},
 ): { features: Tensor; targets: Tensor } {
-  return batchFeatures(model, inOrder(set, transform));
+  const group = o.group ?? null;
+  const n = asSplitImages(set).targets.length;
+  const W = group?.worldSize ?? 1;
+  // Every rank decides alike (same n, same W): with fewer images than ranks each extracts them all.
+  if (!group || W <= 1 || n < W) return batchFeatures(model, inOrder(set, transform));
+  const part = batchFeatures(model, inOrder(set, transform, undefined, { rank: group.rank, worldSize: W }));
+  // c10d's allgather takes equal shapes: each part padded to ceil(n / W) rows (the last ranks' parts are short).
+  const per = Math.ceil(n / W);
+  const padded = (t: Tensor) =>
+    t.shape[0] === per
+      ? t
+      : cat([t, zeros([per - t.shape[0], ...t.shape.slice(1)], { dtype: t.dtype, device: t.device })], { dim: 0 });
+  // Rank r's row k is image r + kW: the gathered parts stacked as [per, W, …] are the images in order.
+  const inSetOrder = (t: Tensor) =>
+    tidy(() => {
+      const all = stack(group.allgather(padded(t)), { dim: 1 });
+      return keep(narrow(reshape(all, [per * W, ...t.shape.slice(1)]), 0, 0, n).contiguous());
+    });
+  const out = { features: inSetOrder(part.features), targets: inSetOrder(part.targets) };
+  dispose([part.features, part.targets]);
+  return out;
 }
 
 /** The settings the main supervised stage reads (a TrainConfig satisfies it). */

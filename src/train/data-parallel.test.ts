@@ -150,6 +150,26 @@ test(
   },
 );
 
+test(
+  "features extracted by 2 ranks (each its part, gathered) are the whole set's rows in order",
+  { skip: SKIP },
+  async () => {
+    const out = await launched({ kind: 'features', config: {} });
+    const rows = out
+      .split('\n')
+      .map((l) => /\{"rank".*\}/.exec(l)?.[0])
+      .filter((l): l is string => Boolean(l))
+      .map((l) => JSON.parse(l));
+    assert.equal(rows.length, 2);
+    for (const r of rows) {
+      assert.equal(r.n, 15);
+      assert.equal(r.rows, 15, `rank ${r.rank}: every image once`);
+      assert.ok(r.err < 1e-6, `rank ${r.rank}: max |Δfeature| ${r.err}`);
+      assert.equal(r.targets, true, `rank ${r.rank}: targets in the set's order`);
+    }
+  },
+);
+
 test('the launched group is NCCL for a CUDA device and Gloo on the CPU, unless LTKIT_DIST_BACKEND says', () => {
   const saved = process.env.LTKIT_DIST_BACKEND;
   try {

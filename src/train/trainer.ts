@@ -454,7 +454,7 @@ function assemble(
     trainLoader,
     features: (split) => {
       const set = splits[split];
-      return set ? extractFeatures(model, set, pipes.test) : null;
+      return set ? extractFeatures(model, set, pipes.test, { group: ctx.group }) : null;
     },
     evaluate,
     log,
