@@ -81,8 +81,10 @@ export function balancedRotations(n: number, rng: Rng): Int32Array {
 function knnEvaluate(env: PretextEnv, split: EvalSplit): ClassificationSummary | null {
   const set = split === 'val' ? env.splits.val : env.splits.test;
   if (!set) return null;
-  const train = extractFeatures(env.model, env.splits.train, env.pipes.test);
-  const test = extractFeatures(env.model, set, env.pipes.test);
+  // Under several ranks each extracts its part of both sets (gathered back in order): every rank's kNN sees all.
+  const group = env.ctx.group;
+  const train = extractFeatures(env.model, env.splits.train, env.pipes.test, { group });
+  const test = extractFeatures(env.model, set, env.pipes.test, { group });
   try {
     return knnSummary(train, test, {
       k: env.cfg.pretrain.knn.k,

@@ -170,6 +170,18 @@ test(
   },
 );
 
+test(
+  'MoCo pre-training under launch: its kNN monitor (features gathered from both ranks) agrees on both',
+  { skip: SKIP },
+  async () => {
+    const cfg = { ...config('moco-dp'), pretrain: { method: 'moco', knn: { every: 1 } } };
+    const finals = finalLines(await launched({ config: cfg }));
+    assert.equal(finals.length, 2);
+    assert.equal(finals[0].final.numSamples, 16, 'kNN over every test image once');
+    assert.deepEqual(finals[0].final, finals[1].final);
+  },
+);
+
 test('the launched group is NCCL for a CUDA device and Gloo on the CPU, unless LTKIT_DIST_BACKEND says', () => {
   const saved = process.env.LTKIT_DIST_BACKEND;
   try {
