@@ -37,14 +37,17 @@ function config(name: string, extra: { train?: Record<string, unknown> } = {}): 
   };
 }
 
-/** The `{"rank", "status", "final"}` lines dp-worker prints, one per rank. */
-function finalLines(out: string): { rank: number; final: ClassificationSummary }[] {
+/** The JSON lines dp-worker prints, one per rank (each starts with `{"rank"`). */
+function rankLines<T = Record<string, any>>(out: string): (T & { rank: number })[] {
   return out
     .split('\n')
     .map((l) => /\{"rank".*\}/.exec(l)?.[0])
     .filter((l): l is string => Boolean(l))
-    .map((l) => JSON.parse(l) as { rank: number; final: ClassificationSummary });
+    .map((l) => JSON.parse(l) as T & { rank: number });
 }
+
+/** The `{"rank", "status", "final"}` lines of training jobs. */
+const finalLines = (out: string) => rankLines<{ final: ClassificationSummary }>(out);
 
 async function launched(job: Record<string, unknown>): Promise<string> {
   let out = '';
@@ -136,11 +139,7 @@ test(
   { skip: SKIP },
   async () => {
     const out = await launched({ kind: 'shuffle', config: {} });
-    const rows = out
-      .split('\n')
-      .map((l) => /\{"rank".*\}/.exec(l)?.[0])
-      .filter((l): l is string => Boolean(l))
-      .map((l) => JSON.parse(l));
+    const rows = rankLines(out);
     assert.equal(rows.length, 2);
     for (const r of rows) {
       assert.equal(r.err, 0, `rank ${r.rank}: keys come back in its own images' order`);
@@ -155,11 +154,7 @@ test(
   { skip: SKIP },
   async () => {
     const out = await launched({ kind: 'features', config: {} });
-    const rows = out
-      .split('\n')
-      .map((l) => /\{"rank".*\}/.exec(l)?.[0])
-      .filter((l): l is string => Boolean(l))
-      .map((l) => JSON.parse(l));
+    const rows = rankLines(out);
     assert.equal(rows.length, 2);
     for (const r of rows) {
       assert.equal(r.n, 15);
