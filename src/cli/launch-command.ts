@@ -18,7 +18,9 @@ export const launchCommand: CommandModule = {
       "--grace seconds) and the launch exits with that rank's code, naming it. Ctrl-C or SIGTERM reaches every\n" +
       'rank once, as SIGINT (a training run stops after its step; a second Ctrl-C kills). Ranks blocked in a\n' +
       'collective fail when a peer dies, at the latest after --timeout. Refused when this build has no\n' +
-      "process groups (the message says why). Put the command after --; `--help` before -- is launch's own.",
+      'process groups (the message says why). A training run joins an NCCL group on device cuda, Gloo\n' +
+      'otherwise (LTKIT_DIST_BACKEND=gloo|nccl overrides). Put the command after --; `--help` before -- is\n' +
+      "launch's own.",
     options: [
       { name: 'nproc', type: 'number', help: 'processes on this machine', metavar: 'N' },
       { name: 'nnodes', type: 'number', help: 'machines taking part', default: 1, metavar: 'M' },
