@@ -10,17 +10,23 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { grad, noGrad, tensor, tidy } from '../engine';
-import { distributedSupport, distEnv, initProcessGroup } from './index';
-import { initParams, initExtra, batch, loss, lossWithExtra, expectedCollectives, STEPS, LR } from './test-worker';
+import { distEnv, initProcessGroup } from './index';
+import {
+  initParams,
+  initExtra,
+  batch,
+  loss,
+  lossWithExtra,
+  expectedCollectives,
+  skipWithoutGloo,
+  STEPS,
+  LR,
+} from './test-worker';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-dist-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
 const WORKER = path.join(__dirname, 'test-worker.js');
-const support = distributedSupport();
-// These tests run Gloo on the CPU: a build with NCCL alone (a pip CUDA torch ships no gloo headers) skips them.
-const SKIP = support.backends.includes('gloo')
-  ? false
-  : `no Gloo process group in this build: ${support.why ?? `backends: ${support.backends.join(', ')}`}`;
+const SKIP = skipWithoutGloo();
 
 interface RankRun {
   rank: number;

@@ -9,18 +9,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { distributedSupport } from './index';
-import { expectedCollectives } from './test-worker';
+import { expectedCollectives, skipWithoutGloo } from './test-worker';
 import { runCli } from '../cli/test-util';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-launch-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
 const CLI = path.resolve(__dirname, '..', '..', '..', 'bin', 'ltkit.js');
 const WORKER = path.join(__dirname, 'test-worker.js');
-const support = distributedSupport();
-// These tests run Gloo on the CPU: a build with NCCL alone (a pip CUDA torch ships no gloo headers) skips them.
-const SKIP = support.backends.includes('gloo')
-  ? false
-  : `no Gloo process group in this build: ${support.why ?? `backends: ${support.backends.join(', ')}`}`;
+const SKIP = skipWithoutGloo();
 
 interface Launched {
   child: ChildProcess;
@@ -137,7 +133,7 @@ test('launch: usage errors and --help', async () => {
   const noCmd = await runCli(['launch', '--nproc', '2']);
   assert.equal(noCmd.code, 2);
   assert.match(noCmd.stderr, /give the command to run after --/);
-  if (support.available) {
+  if (distributedSupport().available) {
     const multi = await runCli(['launch', '--nproc', '1', '--nnodes', '2', '--', 'list']);
     assert.equal(multi.code, 2);
     assert.match(multi.stderr, /--nnodes > 1 needs --master-addr and --master-port/);

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, manualSeed, noGrad, randn, randint, tensor, tidy, keep } from '../engine';
-import { initProcessGroup, processGroupFromEnv, GradReducer, ProcessGroup } from './index';
+import { distributedSupport, initProcessGroup, processGroupFromEnv, GradReducer, ProcessGroup } from './index';
 
 /** The reducer scenario's parameters: a 5 → 8 → 3 MLP, the same on every rank (seeded). */
 export function initParams(): Tensor[] {
@@ -96,6 +96,17 @@ function collectives(pg: ProcessGroup): Record<string, unknown> {
       allgather: g.map((t) => t.toList()),
     };
   });
+}
+
+/**
+ * The `skip` option of tests that run ranks over Gloo on the CPU: false when this build has Gloo, else why not
+ * (a build with NCCL alone — a pip CUDA torch ships no gloo headers — skips them).
+ */
+export function skipWithoutGloo(): false | string {
+  const support = distributedSupport();
+  return support.backends.includes('gloo')
+    ? false
+    : `no Gloo process group in this build: ${support.why ?? `backends: ${support.backends.join(', ')}`}`;
 }
 
 /** What each rank of a world of `w` must hold after collectives() below, worked out from the same formulas. */

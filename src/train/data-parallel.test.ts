@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { distributedSupport, launch } from '../dist';
+import { launch } from '../dist';
+import { skipWithoutGloo } from '../dist/test-worker';
 import { loadSafetensors, tidy } from '../engine';
 import { train } from './trainer';
 import { defaultBackend } from './parallel';
@@ -17,11 +18,7 @@ import type { ClassificationSummary } from '../eval/metrics';
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-dp-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
 const WORKER = path.join(__dirname, 'dp-worker.js');
-const support = distributedSupport();
-// CPU ranks over Gloo: a build with NCCL alone (a pip CUDA torch ships no gloo headers) skips these.
-const SKIP = support.backends.includes('gloo')
-  ? false
-  : `no Gloo process group in this build: ${support.why ?? `backends: ${support.backends.join(', ')}`}`;
+const SKIP = skipWithoutGloo();
 
 /** A tiny run: synthetic 16×16 images, ResNet-8, batch 8, 3 epochs × 2 steps, no augmentation, plain CE. */
 function config(name: string, extra: { train?: Record<string, unknown> } = {}): Record<string, unknown> {
