@@ -523,7 +523,15 @@ async function main(): Promise<void> {
     measured.push({
       lt: benchStep(steps, ltMode),
       ltBf16: cpu.nativeBf16 ? benchStep(steps, bf16) : null,
-      py: python('step', ['--steps', String(steps), '--modes', pyModes.join(',')]),
+      // The kernel split is printed for the same-mode rows only: the NCHW reference is not profiled.
+      py: python('step', [
+        '--steps',
+        String(steps),
+        '--modes',
+        pyModes.join(','),
+        '--kernel-modes',
+        [modeName(ltMode), ...(cpu.nativeBf16 ? [modeName(bf16)] : [])].join(','),
+      ]),
     });
   }
   const pyStep = measured.find((m) => 'error' in m.py)?.py ?? measured[0].py;

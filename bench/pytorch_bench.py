@@ -128,7 +128,7 @@ def bench_mode(a, mode):
     if cuda:
         # torch.profiler's CPU self times say nothing of GPU kernels: no kernel split on CUDA.
         out.update({'device': a.device, 'precision': mode.split('-')[1], 'trainMsPerStepPipelined': pipelined})
-    else:
+    elif a.kernel_modes is None or mode in a.kernel_modes.split(','):
         out['kernels'] = kernel_shares(step, max(2, a.steps // 2))
     return out
 
@@ -269,6 +269,8 @@ def main():
     p.add_argument('--modes', default='nchw-fp32',
                    help='comma-separated <nchw|cl>-<fp32|bf16|fp16> (ddp, epoch: one; fp16 on CUDA only)')
     p.add_argument('--device', default='cpu', help='step mode: cpu (default) or cuda[:N]')
+    p.add_argument('--kernel-modes', default=None,
+                   help='step mode on CPU: the modes to split by kernel family (default: all of --modes)')
     p.add_argument('--images', type=int, default=12406)
     p.add_argument('--workers', type=int, default=2)
     a = p.parse_args()
