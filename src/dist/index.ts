@@ -222,6 +222,14 @@ export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | null {
   return { rank, worldSize, localRank, masterAddr, masterPort };
 }
 
+/** The backend LTKIT_DIST_BACKEND names (gloo or nccl; anything else is an error), or null when it is unset. */
+export function backendFromEnv(): Backend | null {
+  const env = process.env.LTKIT_DIST_BACKEND;
+  if (!env) return null;
+  if (env === 'gloo' || env === 'nccl') return env;
+  throw new Error(`environment variable LTKIT_DIST_BACKEND='${env}': expected gloo or nccl`);
+}
+
 /**
  * The process group of a process started by `ltkit launch` or torchrun (RANK, WORLD_SIZE, LOCAL_RANK,
  * MASTER_ADDR, MASTER_PORT); null when WORLD_SIZE is unset or 1. Under torchrun's own store
@@ -243,7 +251,7 @@ export function processGroupFromEnv(o: { backend?: Backend; timeoutMs?: number }
   return initProcessGroup({
     rank: e.rank,
     worldSize: e.worldSize,
-    backend: o.backend ?? ((process.env.LTKIT_DIST_BACKEND as Backend | undefined) || 'gloo'),
+    backend: o.backend ?? backendFromEnv() ?? 'gloo',
     timeoutMs,
     store: {
       kind: 'tcp',

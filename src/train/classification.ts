@@ -24,6 +24,7 @@ import type { PairedBatch } from '../data/loader';
 import type { IndexSampler } from '../data/samplers';
 import type { ImageSet } from '../data/train-data';
 import { asSplitImages, inOrder } from '../data/split-images';
+import { numbersThrough } from './parallel';
 import type { SplitImages } from '../data/split-images';
 import { ClassificationMeter, ClassificationSummary } from '../eval/metrics';
 import type { MethodPlan } from '../methods/registry';
@@ -206,15 +207,7 @@ export class ClassificationTask implements Task<Item> {
   }
 }
 
-/** Evaluates a model on batches in order (eval mode): the test split of any data source. */
-export function evaluateBatches(
-  model: ClassifierModel,
-  batches: Iterable<Batch>,
-  opts: { numClasses: number; trainCounts: number[]; ctx?: AmpContext },
-): ClassificationSummary {
-  return meterBatches(model, batches, opts).summary();
-}
-
+/** A meter over a model's logits on batches in order (eval mode). */
 function meterBatches(
   model: ClassifierModel,
   batches: Iterable<Batch>,
@@ -276,11 +269,7 @@ export function evaluateModel(
   const part = group && group.worldSize > 1 ? { rank: group.rank, worldSize: group.worldSize } : undefined;
   const meter = meterBatches(model, inOrder(set, transform, opts.batchSize, part), opts);
   if (group && part) {
-    const total = tidy(() => {
-      const t = tensor(meter.sums(), 'float64');
-      group.allreduce([t], 'sum');
-      return t.toArray() as Float64Array;
-    });
+    const total = numbersThrough(opts.ctx!, meter.sums(), (t) => group.allreduce([t], 'sum'));
     meter.reset();
     meter.addSums(total);
   }

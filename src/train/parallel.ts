@@ -14,7 +14,7 @@
 import { ExecContext, localContext, Precision } from '../core/context';
 import type { Optimizer } from '../core/task';
 import { Tensor, tensor, tidy, noGrad } from '../engine';
-import { GradReducer, processGroupFromEnv, ProcessGroup } from '../dist';
+import { GradReducer, backendFromEnv, distEnv, processGroupFromEnv, ProcessGroup } from '../dist';
 import type { Backend } from '../dist';
 import type { Module } from '../nn/module';
 import { BatchNorm2d } from '../nn/layers';
@@ -36,10 +36,7 @@ export function environmentGroup(device = 'cpu'): ProcessGroup | null {
 
 /** LTKIT_DIST_BACKEND, else 'nccl' for cuda devices and 'gloo' for the CPU. */
 export function defaultBackend(device: string): Backend {
-  const env = process.env.LTKIT_DIST_BACKEND;
-  if (env === 'gloo' || env === 'nccl') return env;
-  if (env) throw new Error(`environment variable LTKIT_DIST_BACKEND='${env}': expected gloo or nccl`);
-  return device.startsWith('cuda') ? 'nccl' : 'gloo';
+  return backendFromEnv() ?? (device.startsWith('cuda') ? 'nccl' : 'gloo');
 }
 
 /** The context of this process: a local one, or rank r of the launched world. */
@@ -51,7 +48,7 @@ export function executionContext(o: {
 }): ExecContext {
   const group = environmentGroup(o.device);
   // `device: cuda` under a launcher: each process takes the GPU of its local rank (torchrun's LOCAL_RANK).
-  const device = group && o.device === 'cuda' ? `cuda:${Number(process.env.LOCAL_RANK ?? 0)}` : o.device;
+  const device = group && o.device === 'cuda' ? `cuda:${distEnv()!.localRank}` : o.device;
   const local = localContext({ ...o, device });
   if (!group) return local;
   return {
@@ -80,15 +77,27 @@ export function syncBatchNorms(ctx: ExecContext, module: Module): number {
   return norms.length;
 }
 
+/**
+ * Numbers through a collective: one float64 tensor on the run's device (NCCL takes device tensors only), `op`
+ * applied to it, the result back as numbers.
+ */
+export function numbersThrough(
+  ctx: Pick<ExecContext, 'device'>,
+  values: ArrayLike<number>,
+  op: (t: Tensor) => void,
+): Float64Array {
+  return tidy(() => {
+    const t = tensor(Float64Array.from(values), [values.length], { dtype: 'float64', device: ctx.device });
+    op(t);
+    return t.toArray() as Float64Array;
+  });
+}
+
 /** Rank 0's values, on every rank (a decision only rank 0 may take, such as whether a run exists yet). */
 export function fromMain(ctx: ExecContext, values: number[]): number[] {
   const group = ctx.group;
   if (!group) return values;
-  return tidy(() => {
-    const t = tensor(values, [values.length], 'float64');
-    group.broadcast([t], 0);
-    return Array.from(t.toArray() as Float64Array);
-  });
+  return Array.from(numbersThrough(ctx, values, (t) => group.broadcast([t], 0)));
 }
 
 /**
@@ -139,11 +148,7 @@ export function stageParallel(
     }
   };
   const sum = (values: number[]): number[] =>
-    tidy(() => {
-      const t = tensor(values, [values.length], 'float64');
-      group.allreduce([t], 'sum');
-      return Array.from(t.toArray() as Float64Array);
-    });
+    Array.from(numbersThrough(ctx, values, (t) => group.allreduce([t], 'sum')));
   return {
     beforeBackward: arm,
     agreeStop: (local) => sum([local ? 1 : 0])[0] > 0,

@@ -264,8 +264,8 @@ async function startingEncoder(
   if (!method) return cfg.model.initFrom ?? null;
   const p = pretrainingConfig(cfg, method);
   const dir = path.join(p.outDir, p.name as string);
-  // Rank 0 decides (the others would race its creation of the run).
-  const onDisk = fs.existsSync(path.join(dir, 'run.json'));
+  // Rank 0 decides (the others would race its creation of the run), and only rank 0 reads the run's files.
+  const onDisk = ctx.isMain && fs.existsSync(path.join(dir, 'run.json'));
   const [exists, done] = fromMain(ctx, [
     onDisk ? 1 : 0,
     onDisk && RunDir.open(dir).readRun().status === 'completed' ? 1 : 0,
@@ -812,5 +812,3 @@ function logStreamedData(f: StreamedSplits, counts: number[], log: (l: string) =
   const rec = recommend(counts);
   log(`[ltkit] recommend: ${rec.recipe} — ${rec.reason}`);
 }
-
-/** A split's images in order, decoded for testing (Resize + CenterCrop), through `transform`. */
