@@ -15,8 +15,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { runtimeInfo, setNumThreads } from '../src/engine';
-import type { AmpPrecision } from '../src/engine/amp';
-import { StepMode, median, modeName, modeWords, resnet32Step, timeEach } from './step';
+import { StepMode, median, modeName, modeWords, parseMode, resnet32Step, timeEach } from './step';
 
 const args = process.argv.slice(2);
 function opt(name: string): string | undefined {
@@ -36,13 +35,10 @@ const PY_SCRIPT = path.resolve(__dirname, '..', '..', 'bench', 'pytorch_bench.py
 const modes = (opt('--modes') ?? (cuda ? 'cl-fp32,cl-bf16,cl-fp16,nchw-fp32' : 'cl-fp32')).split(',');
 const fmt = (x: number | null | undefined, d = 2) => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
 
-function parseMode(name: string): StepMode {
-  const [f, p] = name.split('-');
-  if (!['cl', 'nchw'].includes(f) || !['fp32', 'bf16', 'fp16'].includes(p)) {
-    throw new Error(`device-step --modes: '${name}' is not <nchw|cl>-<fp32|bf16|fp16>`);
-  }
-  if (p === 'fp16' && !cuda) throw new Error(`device-step --modes: '${name}' needs --device cuda`);
-  return { channelsLast: f === 'cl', precision: p as AmpPrecision };
+function deviceMode(name: string): StepMode {
+  const m = parseMode(name, 'device-step --modes');
+  if (m.precision === 'fp16' && !cuda) throw new Error(`device-step --modes: '${name}' needs --device cuda`);
+  return m;
 }
 
 interface Side {
@@ -89,7 +85,7 @@ function pytorchSide(): { modes: Record<string, Side>; [k: string]: unknown } {
 }
 
 function main(): void {
-  const parsed = modes.map(parseMode);
+  const parsed = modes.map(deviceMode);
   const info = runtimeInfo();
   if (cuda && !info.cuda) {
     process.stderr.write(`device-step: --device ${device}, but this libtorch (${info.torchVersion}) has no CUDA\n`);

@@ -19,7 +19,6 @@
 // Figures move ±20% with machine load: compare only ratios from one run on an idle machine.
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { tidy, manualSeed, setNumThreads, randn, randint, runtimeInfo, zeros } from '../src/engine';
@@ -38,8 +37,9 @@ import { runStage } from '../src/train/loop';
 import { lrSchedule } from '../src/train/hooks';
 import { localContext } from '../src/core/context';
 import { Rng } from '../src/util/rng';
-import { StepMode, median, modeName, modeWords, resnet32Step, timeEach } from './step';
+import { StepMode, median, modeName, modeWords, parseMode, resnet32Step, timeEach } from './step';
 import { whyNoDist } from './dist-step';
+import { freePort } from '../src/dist/launch';
 
 // ltkit is measured as its trainer runs by default (train.channelsLast).
 const CHANNELS_LAST_DEFAULT = resolveConfig({}).train.channelsLast && !process.argv.includes('--nchw');
@@ -163,16 +163,16 @@ function stepRows(rows: { lt: LtStep; same: Record<string, number> | undefined; 
         `${fmt((128 * 1000) / evalMs, 0).padStart(5)} img/s${extra}`,
     );
   row(
-    `ltkit   ${modeWords(modeOf(lt.mode))}`,
+    `ltkit   ${modeWords(parseMode(lt.mode))}`,
     lt.trainMsPerStep,
     lt.evalMsPerBatch,
     `   (forward ${fmt(lt.trainForwardMs)} ms)`,
   );
   if (dflt && !sameIsDefault)
-    row(`PyTorch ${modeWords(modeOf('nchw-fp32'))} (its defaults)`, dflt.trainMsPerStep, dflt.evalMsPerBatch);
+    row(`PyTorch ${modeWords(parseMode('nchw-fp32'))} (its defaults)`, dflt.trainMsPerStep, dflt.evalMsPerBatch);
   if (!same) return { ratio: null, evalRatio: null, roundRatios: [], convolutionFloor: null };
   row(
-    `PyTorch ${modeWords(modeOf(lt.mode))}${sameIsDefault ? ' (its defaults)' : ''}`,
+    `PyTorch ${modeWords(parseMode(lt.mode))}${sameIsDefault ? ' (its defaults)' : ''}`,
     same.trainMsPerStep,
     same.evalMsPerBatch,
   );
@@ -180,7 +180,7 @@ function stepRows(rows: { lt: LtStep; same: Record<string, number> | undefined; 
   const evalRatio = lt.evalMsPerBatch / same.evalMsPerBatch;
   const roundRatios = rows.map((r) => r.lt.trainMsPerStep / r.same!.trainMsPerStep);
   say(
-    `  ratio ltkit / PyTorch ${modeWords(modeOf(lt.mode))}: step ${fmt(ratio, 3)}, eval ${fmt(evalRatio, 3)} ` +
+    `  ratio ltkit / PyTorch ${modeWords(parseMode(lt.mode))}: step ${fmt(ratio, 3)}, eval ${fmt(evalRatio, 3)} ` +
       `(target ≤ 0.9)${rows.length > 1 ? `; step ratio of each round: ${roundRatios.map((r) => fmt(r, 3)).join(', ')}` : ''}`,
   );
   const k = (same as unknown as { kernels?: Record<string, number> }).kernels;
@@ -199,23 +199,6 @@ function stepRows(rows: { lt: LtStep; same: Record<string, number> | undefined; 
       `(${fmt(k.wallMs - k.convolution)} ms per PyTorch step) ${fmt(0.9 * k.wallMs - k.convolution)} ms`,
   );
   return { ratio, evalRatio, roundRatios, convolutionFloor: floor };
-}
-
-function modeOf(name: string): StepMode {
-  const [f, p] = name.split('-');
-  return { channelsLast: f === 'cl', precision: p as StepMode['precision'] };
-}
-
-/** A TCP port free on 127.0.0.1 now (for MASTER_PORT). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -24,6 +24,15 @@ export function modeName(m: StepMode): string {
   return `${m.channelsLast ? 'cl' : 'nchw'}-${m.precision}`;
 }
 
+/** The mode a `modeName` names; throws on anything else (`who` prefixes the message). */
+export function parseMode(name: string, who = 'mode'): StepMode {
+  const [f, p] = name.split('-');
+  if (!['cl', 'nchw'].includes(f) || !['fp32', 'bf16', 'fp16'].includes(p)) {
+    throw new Error(`${who}: '${name}' is not <nchw|cl>-<fp32|bf16|fp16>`);
+  }
+  return { channelsLast: f === 'cl', precision: p as AmpPrecision };
+}
+
 /** In words, for the printed rows. */
 export function modeWords(m: StepMode): string {
   return `${m.channelsLast ? 'channels-last' : 'NCHW'} ${m.precision === 'fp32' ? 'fp32' : `${m.precision} autocast`}`;
