@@ -28,10 +28,10 @@ import { SGD } from '../optim';
 import { checkpoints, lrSchedule } from './hooks';
 import type { Task, TrainingStage } from '../core/task';
 import { createModel } from '../models';
-import { CheckpointStore } from './checkpoint';
+import { loadStage } from './trainer';
 import { runStage, stageScaler, existingScaler } from './loop';
 import type { EpochLog } from './loop';
-import { RunStateSchema, parseRunFile } from './run-dir';
+import { RunDir, RunStateSchema, parseRunFile } from './run-dir';
 import type { RunState } from './run-dir';
 
 const OUT = fs.mkdtempSync(path.join(os.tmpdir(), 'ltkit-precision-'));
@@ -184,13 +184,15 @@ test("the fp16 gradient scaler's state is saved in the checkpoint's state.json a
   assert.equal(stageScaler(stage), scaler, 'one per stage');
   scaler.loadStateDict({ ...scaler.stateDict(), scale: 1024, growthTracker: 17 });
   const model = createModel('resnet-tiny', { numClasses: 2 });
-  const store = new CheckpointStore(path.join(OUT, 'scaler-ckpt'));
+  const run = new RunDir(path.join(OUT, 'scaler-run'));
+  const store = run.checkpoints;
   const state: RunState = { stagesDone: 0, epoch: 0, best: null, stages: [] };
   checkpoints(state, { model, store, every: 1 }).onEpochEnd?.({ epoch: 0 } as EpochLog, stage);
   const saved = parseRunFile(RunStateSchema, store.read('state.json').toString('utf8'), 'state.json');
   assert.deepEqual(saved.scaler, scaler.stateDict());
+  // What --resume does with that checkpoint (the trainer's loadStage): the scaler comes back.
   const resumed = { ...stage } as TrainingStage;
-  stageScaler(resumed).loadStateDict(saved.scaler!);
+  loadStage(run, model, resumed, saved);
   assert.equal(stageScaler(resumed).getScale(), 1024);
   assert.equal(stageScaler(resumed).stateDict().growthTracker, 17);
   // A stage without a scaler (fp32/bf16) writes none.

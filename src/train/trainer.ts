@@ -756,8 +756,8 @@ function loadModel(run: RunDir, model: ClassifierModel) {
   }
 }
 
-/** Loads a checkpoint taken inside `stage`: model, optimizer and the stage's extra state. */
-function loadStage(run: RunDir, model: ClassifierModel, stage: TrainingStage, state: RunState): void {
+/** Loads a checkpoint taken inside `stage`: model, optimizer, gradient scaler and the stage's extra state. */
+export function loadStage(run: RunDir, model: ClassifierModel, stage: TrainingStage, state: RunState): void {
   loadModel(run, model);
   const store = run.checkpoints;
   if (stage.optimizer && store.file('optimizer.safetensors')) {
